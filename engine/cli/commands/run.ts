@@ -1,0 +1,52 @@
+import type { Registry } from '../../components/registry.js';
+import { ConfigLoader } from '../../config/load-config.js';
+import { ConfigError, formatIssue } from '../../config/issue.js';
+import { Engine } from '../../runtime/engine.js';
+import type { Logger } from '../../util/log.js';
+
+export interface RunOptions {
+  config: string;
+  drainTimeoutMs: number;
+}
+
+/**
+ * Loads, starts and supervises the engine until a signal or until every pipeline finished.
+ * The returned promise settles with the process exit code.
+ */
+export async function runCommand(opts: RunOptions, registry: Registry, log: Logger): Promise<number> {
+  const loader = new ConfigLoader(registry);
+  let loaded;
+  try {
+    loaded = loader.load(opts.config);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const i of e.issues) process.stderr.write(formatIssue(i) + '\n');
+    log.error('config refused; nothing was started', { config: opts.config, errors: e.issues.filter((i) => i.severity === 'error').length });
+    return 1;
+  }
+  for (const w of loaded.warnings) log.warn(formatIssue(w));
+
+  const engine = new Engine(registry, log);
+  const { topology } = loaded;
+  log.info('starting', {
+    config: opts.config,
+    probes: [...topology.probes.keys()],
+    pipelines: topology.pipelines.map((p) => p.id),
+    sinks: [...topology.sinks.keys()],
+  });
+  await engine.start(topology);
+  const status = engine.status();
+  const down = Object.entries(status.probes).filter(([, s]) => !s.up);
+  log.info('running', { probes_up: Object.keys(status.probes).length - down.length, probes_failed: down.length });
+
+  const stopped = new Promise<string>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => resolve(sig);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  const reason = await Promise.race([stopped, engine.done.then(() => 'all pipelines finished')]);
+  log.info('stopping', { reason });
+  const clean = await engine.stop(opts.drainTimeoutMs);
+  log.info('stopped', { clean });
+  return 0;
+}

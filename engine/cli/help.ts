@@ -1,0 +1,54 @@
+export const DEFAULT_CONFIG = '/etc/probeflow/pipeline.yaml';
+
+export const HELP: Record<string, string> = {
+  main: `probeflow — declarative eBPF pipelines: probes → stages → sinks
+
+Usage: probeflow <command> [options]
+
+Commands:
+  run         Run the pipelines of a config until stopped (SIGINT/SIGTERM drain and exit 0)
+  validate    Check config files; print FILE:LINE:COL: errors; exit 1 if any is invalid
+  graph       Print the wired topology of a config as text or Graphviz DOT
+  components  List every probe, stage and sink type with its options
+
+Global options:
+  --log-level <debug|info|warn|error>   default: info (env PROBEFLOW_LOG_LEVEL)
+  --log-format <json|text>              default: json when stderr is not a terminal
+  -h, --help                            help for probeflow or a command
+  --version                             print the version
+
+The config file defaults to $PROBEFLOW_CONFIG, else ${DEFAULT_CONFIG}.
+Run 'probeflow <command> --help' for a command's options.`,
+  run: `Usage: probeflow run [-c FILE] [options]
+
+Loads FILE, refuses it with located errors if it is invalid, then attaches every probe and
+streams samples through each pipeline's stages to its sinks. Runs until SIGINT or SIGTERM
+(then: detach probes, flush sinks, exit 0) or until every probe has finished.
+
+Options:
+  -c, --config FILE     pipeline.yaml to run (default: $PROBEFLOW_CONFIG or ${DEFAULT_CONFIG})
+  --drain-timeout DUR   longest a shutdown may take flushing sinks (default: 10s)`,
+  validate: `Usage: probeflow validate FILE [FILE...]
+
+Parses and checks each file: YAML syntax, the schema of every component, ids and wiring
+(unknown ids, cycles, unused components, sinks fed kinds they cannot take).
+Errors and warnings go to stderr as FILE:LINE:COL: [field: ]message.
+Exit status: 0 when every file is valid (warnings allowed), 1 otherwise.
+
+Options:
+  --quiet               print nothing for valid files`,
+  graph: `Usage: probeflow graph [-f text|dot] FILE
+
+Prints how FILE wires probes, stages and sinks. The DOT output renders with Graphviz:
+  probeflow graph -f dot pipeline.yaml | dot -Tsvg > pipeline.svg
+
+Options:
+  -f, --format text|dot   default: text`,
+  components: `Usage: probeflow components [TYPE] [--json]
+
+Lists every registered probe, stage and sink type with a one-line description. With TYPE,
+shows that component's options (type, default, description) from its JSON Schema.
+
+Options:
+  --json   print the schemas as JSON`,
+};

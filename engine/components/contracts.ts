@@ -1,0 +1,86 @@
+import type { Observable, OperatorFunction } from 'rxjs';
+import type { SampleBatch } from '../model/sample.js';
+import type { KindSet } from '../model/kinds.js';
+import type { Logger } from '../util/log.js';
+import type { SelfMetrics } from '../runtime/self-metrics.js';
+
+/**
+ * The three component contracts. The engine knows these and the registry, never an
+ * implementation: every probe, stage and sink is found by its `type` name.
+ * Shaped like the OpenTelemetry Collector's components: a factory with a config schema
+ * creates an instance whose lifecycle the engine drives.
+ */
+
+export type JsonSchema = Record<string, unknown>;
+export type ConfigPath = readonly (string | number)[];
+
+/** A problem in a component's config that a JSON Schema cannot express (e.g. unsorted buckets). */
+export interface ConfigProblem {
+  /** Path relative to the component's own config object. */
+  path: ConfigPath;
+  message: string;
+}
+
+export interface ComponentContext {
+  /** The component's id in pipeline.yaml (for pipelines-scoped stages: "<pipeline>.stages[i]"). */
+  readonly id: string;
+  readonly log: Logger;
+  /** Directory of the config file; relative paths in a config resolve against it. */
+  readonly baseDir: string;
+  readonly metrics: SelfMetrics;
+}
+
+interface FactoryBase<C> {
+  readonly type: string;
+  /** One line for `probeflow components`. */
+  readonly description: string;
+  /** The component's config schema, as loaded from schemas/<kind>s/<type>.schema.json. */
+  readonly schema: JsonSchema;
+  /** Checks beyond the schema; run by `validate` too, so no side effects. */
+  check?(config: C): ConfigProblem[];
+}
+
+export interface Probe {
+  /**
+   * Cold: subscribing attaches (loads BPF objects, opens files, starts timers) and
+   * unsubscribing releases everything it attached. Errors are per-probe: the engine logs
+   * them and keeps every other pipeline running.
+   */
+  samples(): Observable<SampleBatch>;
+}
+
+export interface ProbeFactory<C = any> extends FactoryBase<C> {
+  readonly kind: 'probe';
+  /** What the probe emits, known from config alone so the graph can be checked without attaching. */
+  emits(config: C): KindSet;
+  create(config: C, ctx: ComponentContext): Probe;
+}
+
+export interface StageFactory<C = any> extends FactoryBase<C> {
+  readonly kind: 'stage';
+  /**
+   * The kinds leaving the stage when `input` enters it. Throwing an Error with a message
+   * marks the wiring as invalid (e.g. a stage that cannot take histograms).
+   */
+  outputKinds(config: C, input: KindSet): KindSet;
+  create(config: C, ctx: ComponentContext): OperatorFunction<SampleBatch, SampleBatch>;
+}
+
+export interface Sink {
+  /** Opens listeners/connections. A sink that cannot start fails only itself. */
+  start(): Promise<void>;
+  /** Hands a batch over; must not block. Queueing, batching and retries are the sink's own. */
+  write(batch: SampleBatch, origin: { pipeline: string }): void;
+  /** Sends whatever is buffered; called on drain. */
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SinkFactory<C = any> extends FactoryBase<C> {
+  readonly kind: 'sink';
+  accepts(config: C): KindSet;
+  create(config: C, ctx: ComponentContext): Sink;
+}
+
+export type AnyFactory = ProbeFactory | StageFactory | SinkFactory;
+export type ComponentKind = AnyFactory['kind'];

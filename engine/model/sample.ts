@@ -1,0 +1,71 @@
+/**
+ * The one data model that flows from probes through stages into sinks.
+ * Shaped after Prometheus/OpenMetrics so every sink maps it 1:1.
+ */
+export type SampleKind = 'counter' | 'gauge' | 'histogram' | 'event';
+export const SAMPLE_KINDS: readonly SampleKind[] = ['counter', 'gauge', 'histogram', 'event'];
+
+export type Labels = Readonly<Record<string, string>>;
+
+interface SampleBase {
+  readonly name: string;
+  readonly labels: Labels;
+  /** Unix epoch milliseconds. */
+  readonly timestamp: number;
+}
+
+/** Monotonic cumulative value; a drop means the source restarted. */
+export interface CounterSample extends SampleBase {
+  readonly kind: 'counter';
+  readonly value: number;
+}
+
+export interface GaugeSample extends SampleBase {
+  readonly kind: 'gauge';
+  readonly value: number;
+}
+
+/**
+ * Cumulative histogram as Prometheus exposes it, but with per-bucket (non-cumulative)
+ * counts: `counts[i]` observations fell in (bounds[i-1], bounds[i]], and the last entry of
+ * `counts` (length bounds.length + 1) is the +Inf overflow bucket.
+ */
+export interface HistogramSample extends SampleBase {
+  readonly kind: 'histogram';
+  readonly bounds: readonly number[];
+  readonly counts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
+}
+
+/** A single occurrence (a probe hit, an alert transition) with an optional numeric value. */
+export interface EventSample extends SampleBase {
+  readonly kind: 'event';
+  readonly value: number;
+  readonly fields?: Readonly<Record<string, string | number>>;
+}
+
+export type Sample = CounterSample | GaugeSample | HistogramSample | EventSample;
+export type NumericSample = CounterSample | GaugeSample | EventSample;
+
+/**
+ * Samples travel in batches: a probe hands over everything it read in one wakeup, so RxJS
+ * pays its per-notification cost once per batch instead of once per sample.
+ */
+export type SampleBatch = readonly Sample[];
+
+export function isNumeric(s: Sample): s is NumericSample {
+  return s.kind !== 'histogram';
+}
+
+/** Stable identity of a time series: name plus sorted labels. */
+export function seriesKey(name: string, labels: Labels): string {
+  const keys = Object.keys(labels).sort();
+  let key = name;
+  for (const k of keys) key += `\u0000${k}\u0001${labels[k]}`;
+  return key;
+}
+
+export function keyOf(s: Sample): string {
+  return seriesKey(s.name, s.labels);
+}

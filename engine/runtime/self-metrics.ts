@@ -1,0 +1,63 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import { PACKAGE_VERSION } from '../util/package-root.js';
+
+/**
+ * Metrics about the engine itself, on their own prom-client registry so they never mix
+ * with the samples pipelines export. Sinks and probes add theirs through `registry`.
+ */
+export class SelfMetrics {
+  readonly registry = new Registry();
+  readonly batchesIn = new Counter({
+    name: 'probeflow_pipeline_batches_total',
+    help: 'Sample batches that entered a pipeline',
+    labelNames: ['pipeline'],
+    registers: [this.registry],
+  });
+  readonly samplesIn = new Counter({
+    name: 'probeflow_pipeline_samples_in_total',
+    help: 'Samples that entered a pipeline (before stages)',
+    labelNames: ['pipeline'],
+    registers: [this.registry],
+  });
+  readonly samplesOut = new Counter({
+    name: 'probeflow_pipeline_samples_out_total',
+    help: 'Samples that left a pipeline towards its sinks (after stages)',
+    labelNames: ['pipeline'],
+    registers: [this.registry],
+  });
+  readonly componentErrors = new Counter({
+    name: 'probeflow_component_errors_total',
+    help: 'Errors raised by a component; the component is stopped or the batch skipped, the rest keeps running',
+    labelNames: ['kind', 'id'],
+    registers: [this.registry],
+  });
+  readonly componentUp = new Gauge({
+    name: 'probeflow_component_up',
+    help: '1 while a probe or sink is running, 0 after it failed',
+    labelNames: ['kind', 'id', 'type'],
+    registers: [this.registry],
+  });
+  readonly seriesOverflow = new Counter({
+    name: 'probeflow_series_overflow_samples_total',
+    help: 'Samples dropped because their pipeline reached max_series, by pipeline and the metric that overflowed',
+    labelNames: ['pipeline', 'metric'],
+    registers: [this.registry],
+  });
+  readonly stageDropped = new Counter({
+    name: 'probeflow_stage_dropped_samples_total',
+    help: 'Samples a stage refused (NaN, out-of-order timestamps), by reason',
+    labelNames: ['stage', 'reason'],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    new Gauge({
+      name: 'probeflow_build_info',
+      help: 'probeflow version and the Node.js it runs on',
+      labelNames: ['version', 'node'],
+      registers: [this.registry],
+    })
+      .labels(PACKAGE_VERSION, process.version)
+      .set(1);
+  }
+}

@@ -1,0 +1,48 @@
+import { defer, filter, map, type OperatorFunction } from 'rxjs';
+import { keyOf, type Sample, type SampleBatch } from '../model/sample.js';
+
+export interface SeriesLimitOptions {
+  maxSeries: number;
+  /** A series silent for this long frees its slot (its process exited). */
+  staleAfterMs: number;
+  /** Called with how many samples of metric `name` were dropped in one batch. */
+  onOverflow: (name: string, dropped: number) => void;
+}
+
+/**
+ * Guards a pipeline against a cardinality explosion (a label per goroutine, per request):
+ * the first `maxSeries` series pass, samples of further series are dropped and counted
+ * per metric name, so the operator sees which metric overflowed and by how much.
+ */
+export function limitSeries(opts: SeriesLimitOptions): OperatorFunction<SampleBatch, SampleBatch> {
+  return (source) =>
+    defer(() => {
+      const lastSeen = new Map<string, number>();
+      let lastSweep = -Infinity;
+      return source.pipe(
+        map((batch) => {
+          const out: Sample[] = [];
+          let overflow: Map<string, number> | undefined;
+          let now = -Infinity;
+          for (const s of batch) {
+            if (s.timestamp > now) now = s.timestamp;
+            const key = keyOf(s);
+            if (lastSeen.has(key) || lastSeen.size < opts.maxSeries) {
+              lastSeen.set(key, Math.max(lastSeen.get(key) ?? s.timestamp, s.timestamp));
+              out.push(s);
+            } else {
+              overflow ??= new Map();
+              overflow.set(s.name, (overflow.get(s.name) ?? 0) + 1);
+            }
+          }
+          if (now - lastSweep >= opts.staleAfterMs) {
+            lastSweep = now;
+            for (const [k, ts] of lastSeen) if (now - ts > opts.staleAfterMs) lastSeen.delete(k);
+          }
+          overflow?.forEach((n, name) => opts.onOverflow(name, n));
+          return out;
+        }),
+        filter((b) => b.length > 0),
+      );
+    });
+}

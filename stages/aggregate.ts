@@ -1,0 +1,119 @@
+import type { StageFactory } from '../engine/components/contracts.js';
+import { loadComponentSchema } from '../engine/components/load-schema.js';
+import type { AggregateStageConfig } from '../schemas/types.generated.js';
+import { keyOf, seriesKey, type HistogramSample, type Labels, type Sample, type SampleKind } from '../engine/model/sample.js';
+import { parseDuration } from '../engine/util/duration.js';
+import { batchOperator } from './lib/batch-operator.js';
+import { mergeHistograms } from './lib/histogram-math.js';
+import { compileMatcher, matcherProblems } from './lib/matcher.js';
+import { maxTimestamp, SeriesClock } from './lib/series-clock.js';
+
+type Op = NonNullable<AggregateStageConfig['op']>;
+
+export const aggregateStage: StageFactory<AggregateStageConfig> = {
+  kind: 'stage',
+  type: 'aggregate',
+  description: 'sum/min/max/avg/count of the latest value of series, grouped by or without labels',
+  schema: loadComponentSchema('stage', 'aggregate'),
+  outputKinds(config, input) {
+    const op = config.op ?? 'sum';
+    if (input.has('histogram') && op !== 'sum' && (!config.match?.kind || config.match.kind.includes('histogram'))) {
+      throw new Error(`only op: sum can combine histograms (got op: ${op}); filter histograms out first`);
+    }
+    const out = new Set<SampleKind>();
+    for (const k of input) out.add(k === 'counter' && op === 'sum' ? 'counter' : k === 'histogram' ? 'histogram' : k === 'event' ? 'event' : 'gauge');
+    return out;
+  },
+  check(config) {
+    const problems = matcherProblems(config.match, ['match']);
+    if (config.by && config.without) problems.push({ path: ['without'], message: 'give `by` or `without`, not both' });
+    return problems;
+  },
+  create(config) {
+    const op: Op = config.op ?? 'sum';
+    const matches = compileMatcher(config.match);
+    const groupLabels = labelGrouper(config.by, config.without);
+    return batchOperator(() => {
+      // Latest sample of each member series, and which members each group has.
+      const members = new SeriesClock<{ group: string; sample: Sample }>(parseDuration(config.stale_after ?? '5m'));
+      const groups = new Map<string, { name: string; labels: Labels; members: Set<string> }>();
+      const leave = (memberKey: string, group: string) => {
+        const g = groups.get(group);
+        g?.members.delete(memberKey);
+        if (g && g.members.size === 0) groups.delete(group);
+      };
+      return (batch) => {
+        const out: Sample[] = [];
+        const touched = new Set<string>();
+        for (const s of batch) {
+          if (s.kind === 'event' || !matches(s)) {
+            out.push(s);
+            continue;
+          }
+          const memberKey = keyOf(s);
+          if (!members.inOrder(memberKey, s)) continue;
+          const name = config.name ?? s.name;
+          const labels = groupLabels(s.labels);
+          const group = seriesKey(name, labels) + `\u0002${s.kind}`;
+          const prevGroup = members.get(memberKey)?.value.group;
+          if (prevGroup !== undefined && prevGroup !== group) leave(memberKey, prevGroup);
+          members.set(memberKey, s.timestamp, { group, sample: s });
+          let g = groups.get(group);
+          if (!g) groups.set(group, (g = { name, labels, members: new Set() }));
+          g.members.add(memberKey);
+          touched.add(group);
+        }
+        members.sweep(maxTimestamp(batch), (k, v) => leave(k, v.group));
+        for (const group of touched) {
+          const g = groups.get(group);
+          if (!g) continue;
+          const samples = [...g.members].map((k) => members.get(k)!.value.sample);
+          const combined = combine(op, samples, g.name, g.labels);
+          if (combined) out.push(combined);
+        }
+        return out;
+      };
+    });
+  },
+};
+
+function labelGrouper(by: string[] | undefined, without: string[] | undefined): (l: Labels) => Labels {
+  if (by) return (l) => Object.fromEntries(by.filter((k) => k in l).map((k) => [k, l[k]!]));
+  if (without) {
+    const drop = new Set(without);
+    return (l) => Object.fromEntries(Object.entries(l).filter(([k]) => !drop.has(k)));
+  }
+  return () => ({});
+}
+
+function combine(op: Op, samples: Sample[], name: string, labels: Labels): Sample | undefined {
+  const timestamp = Math.max(...samples.map((s) => s.timestamp));
+  const first = samples[0]!;
+  if (first.kind === 'histogram') {
+    let acc: HistogramSample | undefined = first;
+    for (const s of samples.slice(1)) acc = acc && mergeHistograms(acc, s as HistogramSample);
+    // Histograms with different bounds cannot be summed; emitting a wrong one would be worse than none.
+    return acc && { ...acc, name, labels, timestamp };
+  }
+  const values = samples.map((s) => (s as { value: number }).value).filter(Number.isFinite);
+  let value: number;
+  switch (op) {
+    case 'sum':
+      value = values.reduce((a, b) => a + b, 0);
+      break;
+    case 'min':
+      value = values.length ? Math.min(...values) : NaN;
+      break;
+    case 'max':
+      value = values.length ? Math.max(...values) : NaN;
+      break;
+    case 'avg':
+      value = values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
+      break;
+    case 'count':
+      value = samples.length;
+      break;
+  }
+  const kind = first.kind === 'counter' && op === 'sum' ? 'counter' : 'gauge';
+  return { kind, name, labels, timestamp, value };
+}

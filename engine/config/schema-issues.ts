@@ -13,7 +13,7 @@ export function schemaIssues(errors: readonly ErrorObject[], data: unknown, sour
   const seen = new Set<string>();
   for (const e of errors) {
     // "must match then schema" only repeats the errors reported inside the branch.
-    if (e.keyword === 'if') continue;
+    if (e.keyword === 'if' || e.keyword === 'propertyNames') continue;
     const path = toPath(e.instancePath, data);
     const { message, at, key } = describe(e, path);
     const issue = source.issue('error', at, message, { key });
@@ -43,6 +43,9 @@ function describe(e: ErrorObject, path: ConfigPath): { message: string; at: Conf
   const p = e.params as Record<string, any>;
   const expected = (e.parentSchema as Record<string, unknown> | undefined)?.['x-expected'] as string | undefined;
   const schema = e.parentSchema as Record<string, any> | undefined;
+  if (typeof e.propertyName === 'string') {
+    return { message: `invalid key ${show(e.propertyName)}: expected ${expected ?? `a key matching ${p.pattern}`}`, at: [...path, e.propertyName], key: true };
+  }
   switch (e.keyword) {
     case 'additionalProperties': {
       const allowed = Object.keys(schema?.properties ?? {});
@@ -68,9 +71,9 @@ function describe(e: ErrorObject, path: ConfigPath): { message: string; at: Conf
     case 'format':
     case 'pattern':
       return { message: `expected ${expected ?? `a value matching ${p.pattern ?? p.format}`}, got ${show(e.data)}`, at: path };
-    case 'propertyNames': {
-      return { message: `invalid key ${show(p.propertyName)}`, at: [...path, p.propertyName], key: true };
-    }
+    case 'propertyNames':
+      // ajv also reports the failing rule itself, with params.propertyName; that one says why.
+      return { message: '', at: path };
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
@@ -93,7 +96,11 @@ function describe(e: ErrorObject, path: ConfigPath): { message: string; at: Conf
   }
 }
 
+/** JSON Schema says object/array; a YAML author writes mappings and lists. */
+const YAML_TYPE: Record<string, string> = { object: 'mapping', array: 'list', null: 'null (empty value)' };
+
 function article(type: string): string {
+  type = type.split(' or ').map((t) => YAML_TYPE[t] ?? t).join(' or ');
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 

@@ -18,16 +18,21 @@ export class ConfigSource {
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
     const source = new ConfigSource(file, doc, lines);
     const issues: ConfigIssue[] = [];
-    for (const e of [...doc.errors, ...doc.warnings]) {
-      const { line, col } = lines.linePos(e.pos[0]);
+    // After the first syntax error the parser mostly reports consequences of it (one missing
+    // bracket can yield dozens); the first one is the one to fix.
+    const first = doc.errors[0];
+    if (first) {
+      const more = doc.errors.length - 1;
       issues.push({
-        severity: doc.errors.includes(e as never) ? 'error' : 'warning',
+        severity: 'error',
         file,
-        line,
-        col,
+        ...lines.linePos(first.pos[0]),
         path: [],
-        message: yamlMessage(e.code, e.message),
+        message: yamlMessage(first.code, first.message) + (more ? ` (and ${more} more YAML error${more === 1 ? '' : 's'} after it)` : ''),
       });
+    }
+    for (const w of doc.warnings) {
+      issues.push({ severity: 'warning', file, ...lines.linePos(w.pos[0]), path: [], message: yamlMessage(w.code, w.message) });
     }
     return { source, issues };
   }
@@ -84,7 +89,9 @@ function yamlMessage(code: string, message: string): string {
     case 'TAB_AS_INDENT':
       return 'YAML: tabs are not allowed for indentation; indent with spaces';
     case 'BAD_INDENT':
-      return `YAML: bad indentation (${first}); align keys of one mapping in the same column`;
+      return /mapping items/i.test(first)
+        ? `YAML: bad indentation: align the keys of one mapping in the same column (${first})`
+        : `YAML: ${first}`;
     default:
       return `YAML: ${first}`;
   }

@@ -187,7 +187,8 @@ function orderPipelines(
       if (!(input in pipelines) || input === id) return;
       const s = state.get(input);
       if (s === 'visiting') {
-        const cycle = [...stack.slice(stack.indexOf(input)), input].join(' → ');
+        // Shown in the direction data flows: each pipeline feeds the next.
+        const cycle = [input, ...stack.slice(stack.indexOf(input)).reverse()].join(' → ');
         error(['pipelines', id, 'inputs', i], `pipelines form a cycle: ${cycle}; a pipeline's output cannot flow back into its own inputs`);
       } else if (s === undefined) visit(input);
     });

@@ -31,7 +31,7 @@ export function regexProblem(re: string | undefined): string | undefined {
     new RegExp(re);
     return undefined;
   } catch (e) {
-    return `invalid regular expression: ${(e as Error).message}`;
+    return `invalid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`;
   }
 }
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what probeflow needs on a Debian machine (root): system packages, npm
+# dependencies, and the build. Idempotent and quick when everything is already there,
+# so both README commands (and CI) can start with it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(${PROBEFLOW_APT_PACKAGES:-})
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lockfile changed since the last install.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund
+fi
+
+echo "setup: building" >&2
+npm run --silent build

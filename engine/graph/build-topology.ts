@@ -131,7 +131,7 @@ export function buildTopology(
       if (refused.length) {
         error(
           ['pipelines', pid, 'sinks', i],
-          `sink "${sinkId}" (${spec.type}) accepts ${formatKinds(accepts)} but this pipeline feeds it ${refused.join(', ')}: add a stage that converts them (e.g. histogram, aggregate) or a filter that drops them`,
+          `sink "${sinkId}" (${spec.type}) accepts ${formatKinds(accepts)} but this pipeline feeds it ${refused.join(', ')}: ${refused.map((k) => CONVERT_HINT[k]).join('; ')}`,
         );
       }
     });
@@ -160,6 +160,14 @@ export function buildTopology(
     issues,
   };
 }
+
+/** What turns a refused kind into something else, for the sink-compatibility error. */
+const CONVERT_HINT: Record<SampleKind, string> = {
+  event: 'turn events into numbers with a histogram or aggregate (op: count) stage, or drop them with filter',
+  histogram: 'drop histograms with filter (drop: { kind: [histogram] }) or send them to a sink that takes them',
+  counter: 'turn counters into gauges with delta or rate, or drop them with filter',
+  gauge: 'drop gauges with filter, or send them to a sink that takes them',
+};
 
 function specs(section: Record<string, { type: string } & Record<string, unknown>> | undefined): Map<string, ComponentSpec> {
   const out = new Map<string, ComponentSpec>();

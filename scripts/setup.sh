@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(${PROBEFLOW_APT_PACKAGES:-})
+# clang+bpftool build bpf/*.bpf.c, libbpf-dev the binding; golang-go builds test workloads.
+APT_PACKAGES=(clang llvm libbpf-dev bpftool make g++ golang-go ${PROBEFLOW_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

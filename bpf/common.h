@@ -1,0 +1,37 @@
+/* Shared by probeflow's BPF programs: the pid filter and the stats layout user space decodes. */
+#pragma once
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#define HIST_SLOTS 64
+
+/* Set before load: when non-zero, only tgids present in `target_pids` are recorded. */
+const volatile __u32 filter_pids = 0;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 8192);
+  __type(key, __u32);
+  __type(value, __u8);
+} target_pids SEC(".maps");
+
+static __always_inline int pid_wanted(__u32 tgid) {
+  if (!filter_pids) return 1;
+  return bpf_map_lookup_elem(&target_pids, &tgid) != 0;
+}
+
+/* log2 slot of v: 0 for 0, else floor(log2(v)) + 1, so slot i holds [2^(i-1), 2^i). */
+static __always_inline __u32 log2_slot(__u64 v) {
+  __u32 r = 0;
+  if (!v) return 0;
+#pragma unroll
+  for (int s = 32; s > 0; s >>= 1) {
+    if (v >= (1ULL << s)) {
+      v >>= s;
+      r += s;
+    }
+  }
+  return r + 1 < HIST_SLOTS ? r + 1 : HIST_SLOTS - 1;
+}

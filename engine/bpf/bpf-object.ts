@@ -1,0 +1,144 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../util/package-root.js';
+import { native, type NativeBpfObject, type NativeMapInfo, type NativeRingBuffer } from './native.js';
+
+/** Compiled objects of bpf/*.bpf.c live beside their sources. */
+export function bundledObjectPath(name: string): string {
+  const p = join(PACKAGE_ROOT, 'bpf', `${name}.bpf.o`);
+  if (!existsSync(p)) throw new Error(`BPF object ${p} is missing: run \`npm run build\` (needs clang and bpftool)`);
+  return p;
+}
+
+export interface MapEntries {
+  count: number;
+  keySize: number;
+  /** Bytes per entry in `values`; for per-CPU maps, cpus × round8(valueSize). */
+  valueStride: number;
+  cpus: number;
+  keys: Buffer;
+  values: Buffer;
+}
+
+/**
+ * One loaded BPF object and everything attached from it. `close()` destroys every link,
+ * ring buffer, program and map it holds — the teardown of a probe's subscription.
+ */
+export class BpfObject {
+  private readonly obj: NativeBpfObject;
+  private readonly rings = new Set<NativeRingBuffer>();
+  private closed = false;
+
+  constructor(readonly path: string) {
+    this.obj = new (native().BpfObject)(path);
+  }
+
+  /** Writes a `const volatile` global before load. */
+  setGlobal(name: string, value: Buffer): this {
+    this.obj.setGlobal(name, value);
+    return this;
+  }
+
+  setU32(name: string, v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v >>> 0);
+    return this.setGlobal(name, b);
+  }
+
+  /** Programs not needed by a probe are not loaded (e.g. a kprobe program on a uprobe-only run). */
+  only(...programs: string[]): this {
+    for (const p of this.obj.programs()) this.obj.setAutoload(p.name, programs.includes(p.name));
+    return this;
+  }
+
+  load(): this {
+    this.obj.load();
+    return this;
+  }
+
+  maps(): NativeMapInfo[] {
+    return this.obj.maps();
+  }
+
+  attachUprobe(program: string, binary: string, fileOffset: number, pid: number, cookie: number): number {
+    return this.obj.attachUprobe(program, binary, fileOffset, pid, cookie);
+  }
+
+  attachTracepoint(program: string, category: string, name: string, cookie: number): number {
+    return this.obj.attachTracepoint(program, category, name, cookie);
+  }
+
+  attachRawTracepoint(program: string, name: string): number {
+    return this.obj.attachRawTracepoint(program, name);
+  }
+
+  attachKprobe(program: string, func: string, cookie: number): number {
+    return this.obj.attachKprobe(program, func, false, cookie);
+  }
+
+  attach(program: string): number {
+    return this.obj.attach(program);
+  }
+
+  /** Kernel id of a link (as `bpftool link` shows it); 0 for perf-event attachments without one. */
+  linkId(link: number): number {
+    return this.obj.linkId(link);
+  }
+
+  detach(link: number): void {
+    this.obj.detach(link);
+  }
+
+  readMap(name: string): MapEntries {
+    return this.obj.readMap(name);
+  }
+
+  update(map: string, key: Buffer, value: Buffer): void {
+    this.obj.updateElem(map, key, value);
+  }
+
+  delete(map: string, key: Buffer): boolean {
+    return this.obj.deleteElem(map, key);
+  }
+
+  /** Records arrive in one Buffer per wakeup; `onRecords` gets each record's bytes. */
+  openRingBuffer(map: string, onRecords: (records: Buffer[]) => void): { drain(): void; close(): void } {
+    const rb = new (native().RingBuffer)(this.obj, map, (buf) => onRecords(splitRecords(buf)));
+    this.rings.add(rb);
+    return {
+      drain: () => void rb.drain(),
+      close: () => {
+        rb.close();
+        this.rings.delete(rb);
+      },
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const rb of this.rings) rb.close();
+    this.rings.clear();
+    this.obj.close();
+  }
+}
+
+/** Inverse of the binding's framing: [u32 len][bytes][pad to 8]… */
+export function splitRecords(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  while (at + 4 <= buf.length) {
+    const len = buf.readUInt32LE(at);
+    out.push(buf.subarray(at + 4, at + 4 + len));
+    at += 4 + len + ((8 - ((4 + len) % 8)) % 8);
+  }
+  return out;
+}
+
+/** Sums a per-CPU u64 at `offset` across CPU slots of one value. */
+export function sumPerCpuU64(values: Buffer, entry: number, stride: number, cpus: number, offset: number): bigint {
+  const slot = stride / cpus;
+  let total = 0n;
+  for (let c = 0; c < cpus; c++) total += values.readBigUInt64LE(entry * stride + c * slot + offset);
+  return total;
+}

@@ -1,0 +1,68 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../util/package-root.js';
+
+/** The surface of native/probeflow_bpf.cc. */
+export interface NativeBpfObject {
+  setGlobal(name: string, value: Buffer): void;
+  setAutoload(program: string, on: boolean): void;
+  load(): void;
+  programs(): { name: string; section: string; fd: number }[];
+  maps(): NativeMapInfo[];
+  attachUprobe(program: string, binary: string, fileOffset: number, pid: number, cookie: number): number;
+  attachTracepoint(program: string, category: string, name: string, cookie: number): number;
+  attachRawTracepoint(program: string, name: string): number;
+  attachKprobe(program: string, func: string, retprobe: boolean, cookie: number): number;
+  attach(program: string): number;
+  linkId(link: number): number;
+  detach(link: number): boolean;
+  readMap(name: string): { count: number; keySize: number; valueStride: number; cpus: number; keys: Buffer; values: Buffer };
+  updateElem(map: string, key: Buffer, value: Buffer): void;
+  deleteElem(map: string, key: Buffer): boolean;
+  mapFd(map: string): number;
+  close(): void;
+}
+
+export interface NativeMapInfo {
+  name: string;
+  type: string;
+  fd: number;
+  keySize: number;
+  valueSize: number;
+  valueStride: number;
+  maxEntries: number;
+  perCpu: boolean;
+}
+
+export interface NativeRingBuffer {
+  drain(): number;
+  close(): void;
+}
+
+export interface NativeBinding {
+  BpfObject: new (path: string) => NativeBpfObject;
+  RingBuffer: new (obj: NativeBpfObject, map: string, onRecords: (records: Buffer) => void) => NativeRingBuffer;
+  takeLog(): string[];
+  possibleCpus(): number;
+  libbpfVersion(): string;
+  probeProgType(type: number): number;
+  probeMapType(type: number): number;
+}
+
+let binding: NativeBinding | undefined;
+let loadError: Error | undefined;
+
+/** The addon, loaded on first use so config validation works where it was never built. */
+export function native(): NativeBinding {
+  if (binding) return binding;
+  if (loadError) throw loadError;
+  try {
+    binding = createRequire(import.meta.url)(join(PACKAGE_ROOT, 'build', 'Release', 'probeflow_bpf.node')) as NativeBinding;
+    return binding;
+  } catch (e) {
+    loadError = new Error(
+      `the libbpf binding is not available (${(e as Error).message.split('\n')[0]}): run \`npm run build\` (needs libbpf-dev, clang, node-gyp) — see README`,
+    );
+    throw loadError;
+  }
+}

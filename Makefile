@@ -1,5 +1,5 @@
 # The two README commands:  make demo   and   make test
-.PHONY: setup build demo test validate
+.PHONY: setup build demo demo-synthetic test validate
 
 setup:
 	bash scripts/setup.sh
@@ -7,6 +7,9 @@ setup:
 build: setup
 
 demo: setup
+	bash examples/run-demo.sh examples/uprobe-and-tracepoint.yaml 12
+
+demo-synthetic: setup
 	node bin/probeflow.js run -c examples/synthetic-demo.yaml
 
 test: setup

@@ -1,5 +1,9 @@
 import type { ProbeFactory } from '../engine/components/contracts.js';
+import { kprobeProbe } from './kprobe.js';
+import { rawTracepointProbe } from './raw-tracepoint.js';
 import { replayProbe } from './replay.js';
 import { syntheticProbe } from './synthetic.js';
+import { tracepointProbe } from './tracepoint.js';
+import { uprobeProbe } from './uprobe.js';
 
-export const builtinProbes: ProbeFactory[] = [syntheticProbe, replayProbe];
+export const builtinProbes: ProbeFactory[] = [uprobeProbe, tracepointProbe, rawTracepointProbe, kprobeProbe, syntheticProbe, replayProbe];

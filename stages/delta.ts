@@ -6,7 +6,7 @@ import { keyOf, type HistogramSample, type Sample, type SampleKind } from '../en
 import { parseDuration } from '../engine/util/duration.js';
 import { batchOperator } from './lib/batch-operator.js';
 import { histogramDelta } from './lib/histogram-math.js';
-import { maxTimestamp, SeriesClock } from './lib/series-clock.js';
+import { maxTimestamp, rateName, SeriesClock } from './lib/series-clock.js';
 
 type Prev = { value: number } | { hist: HistogramSample };
 
@@ -66,7 +66,7 @@ export const deltaStage: StageFactory<DeltaStageConfig> = {
           if (s.kind === 'counter' && delta < 0) delta = s.value;
           const base = { labels: s.labels, timestamp: s.timestamp, kind: 'gauge' as const };
           if (emit !== 'rate') out.push({ ...base, name: s.name + deltaSuffix, value: delta });
-          if (emit !== 'delta') out.push({ ...base, name: s.name + rateSuffix, value: (delta * 1000) / (s.timestamp - prev.ts) });
+          if (emit !== 'delta') out.push({ ...base, name: rateName(s.name, rateSuffix), value: (delta * 1000) / (s.timestamp - prev.ts) });
         }
         clock.sweep(maxTimestamp(batch));
         return out;

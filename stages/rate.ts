@@ -4,7 +4,7 @@ import type { RateStageConfig } from '../schemas/types.generated.js';
 import { keyOf, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
 import { batchOperator } from './lib/batch-operator.js';
-import { maxTimestamp, SeriesClock } from './lib/series-clock.js';
+import { maxTimestamp, rateName, SeriesClock } from './lib/series-clock.js';
 
 interface Window {
   /** Oldest retained point and the increase accumulated since it, resets already folded in. */
@@ -55,7 +55,7 @@ export const rateStage: StageFactory<RateStageConfig> = {
           const first = w.points[0]!;
           if (w.points.length < 2) continue;
           const seconds = (s.timestamp - first.ts) / 1000;
-          out.push({ kind: 'gauge', name: s.name + suffix, labels: s.labels, timestamp: s.timestamp, value: (w.points[w.points.length - 1]!.increase - first.increase) / seconds });
+          out.push({ kind: 'gauge', name: rateName(s.name, suffix), labels: s.labels, timestamp: s.timestamp, value: (w.points[w.points.length - 1]!.increase - first.increase) / seconds });
         }
         clock.sweep(maxTimestamp(batch));
         return out;

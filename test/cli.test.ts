@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exited, probeflow, spawnProbeflow, waitFor } from './helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { exited, probeflow, ROOT, spawnProbeflow, waitFor } from './helpers/cli.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'probeflow-cli-'));
 
@@ -11,7 +12,7 @@ describe('probeflow CLI', () => {
     const main = probeflow(['--help']);
     expect(main.code).toBe(0);
     expect(main.stdout).toMatch(/Commands:\n\s+run .*\n\s+validate .*\n\s+graph .*\n\s+components/);
-    for (const cmd of ['run', 'validate', 'graph', 'components']) {
+    for (const cmd of ['run', 'validate', 'graph', 'components', 'doctor']) {
       const r = probeflow([cmd, '--help']);
       expect(r.code, cmd).toBe(0);
       expect(r.stdout, cmd).toMatch(new RegExp(`^Usage: probeflow ${cmd}`));
@@ -22,7 +23,7 @@ describe('probeflow CLI', () => {
   it('exits 2 with a hint on usage errors', () => {
     const r = probeflow(['frobnicate']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/unknown command "frobnicate"; commands: run, validate, graph, components\nRun 'probeflow --help'/);
+    expect(r.stderr).toMatch(/unknown command "frobnicate"; commands: run, validate, graph, components, doctor\nRun 'probeflow --help'/);
     expect(probeflow(['validate']).code).toBe(2);
     expect(probeflow(['run', '--bogus']).stderr).toMatch(/Unknown option '--bogus'/);
     expect(probeflow([])).toMatchObject({ code: 2 });
@@ -60,6 +61,18 @@ describe('probeflow CLI', () => {
     expect(probeflow(['components', 'nope']).code).toBe(1);
   });
 
+  it('doctor: reports every check with its state, and kprobes as this kernel has them', () => {
+    const r = probeflow(['doctor', '--json']);
+    expect(r.code).toBe(0);
+    const checks = JSON.parse(r.stdout) as { name: string; ok: boolean; essential: boolean }[];
+    expect(checks.map((c) => c.name)).toEqual(['kernel', 'bpf syscall', 'BTF', 'uprobes', 'kprobes', 'tracefs', 'bpffs', 'capabilities', 'memlock', 'libbpf binding', 'BPF program types', 'ring buffers', 'BPF objects']);
+    expect(checks.filter((c) => c.essential).every((c) => c.ok)).toBe(true);
+    const kprobePmu = existsSync('/sys/bus/event_source/devices/kprobe/type');
+    expect(checks.find((c) => c.name === 'kprobes')!.ok).toBe(kprobePmu);
+    const text = probeflow(['doctor']).stdout;
+    expect(text).toMatch(/^ok {4}uprobes /m);
+  });
+
   it('run: streams the example to stdout and exits 0 when its probes finish', () => {
     const dir = tmp();
     const file = join(dir, 'p.yaml');
@@ -80,7 +93,10 @@ pipelines:
       ['c_total', 'gauge', 2],
       ['c_total', 'gauge', 2],
     ]);
-    const logs = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    const all = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    // Doctor findings (e.g. no kprobes here) come first, as warnings.
+    expect(all.filter((l) => l.msg.startsWith('doctor: ')).every((l) => l.level === 'warn')).toBe(true);
+    const logs = all.filter((l) => !l.msg.startsWith('doctor: '));
     expect(logs.map((l) => l.msg)).toEqual(['starting', 'running', 'stopping', 'stopped']);
     expect(logs[2]).toMatchObject({ level: 'info', reason: 'all pipelines finished' });
   });
@@ -96,6 +112,14 @@ pipelines:
     const r = probeflow(['run'], { env: { PROBEFLOW_CONFIG: '/nonexistent/pipeline.yaml' } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('/nonexistent/pipeline.yaml:1:1: cannot read config: no such file');
+  });
+
+  it('the README main command: real uprobe and tracepoint rates from the demo Go workload', () => {
+    const demo = spawnSync('bash', ['examples/run-demo.sh', 'examples/uprobe-and-tracepoint.yaml', '7'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(demo.status, demo.stderr).toBe(0);
+    expect(demo.stdout).toMatch(/gauge +demo_handle_calls_per_second\{pid="\d+",comm="demo-workload"\} \d+/);
+    expect(demo.stdout).toMatch(/gauge +demo_futex_syscalls_per_second\{pid="\d+",comm="demo-workload"\} \d+/);
+    expect(demo.stderr).toContain('uprobes attached');
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -10,6 +10,7 @@ Commands:
   validate    Check config files; print FILE:LINE:COL: errors; exit 1 if any is invalid
   graph       Print the wired topology of a config as text or Graphviz DOT
   components  List every probe, stage and sink type with its options
+  doctor      Check what this kernel and machine allow probes to do, and what to fix
 
 Global options:
   --log-level <debug|info|warn|error>   default: info (env PROBEFLOW_LOG_LEVEL)
@@ -44,6 +45,17 @@ Prints how FILE wires probes, stages and sinks. The DOT output renders with Grap
 
 Options:
   -f, --format text|dot   default: text`,
+  doctor: `Usage: probeflow doctor [--fix] [--json]
+
+Checks the kernel version, BTF, the bpf syscall, uprobe and kprobe support, tracefs, bpffs,
+capabilities, the memlock limit, the libbpf binding and the BPF objects, and prints what
+works and what to do about what does not. 'run' refuses only the probes that need a
+missing feature, with the same reason.
+Exit status: 1 if an essential check fails (no probe could run), else 0.
+
+Options:
+  --fix    mount tracefs if it is missing
+  --json   print the checks as JSON`,
   components: `Usage: probeflow components [TYPE] [--json]
 
 Lists every registered probe, stage and sink type with a one-line description. With TYPE,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { builtinRegistry } from './builtin-registry.js';
 import { componentsCommand } from './commands/components.js';
+import { doctorCommand } from './commands/doctor.js';
 import { graphCommand } from './commands/graph.js';
 import { runCommand } from './commands/run.js';
 import { validateCommand } from './commands/validate.js';
@@ -23,6 +24,7 @@ const COMMAND_OPTIONS = {
   validate: { quiet: { type: 'boolean', short: 'q' } },
   graph: { format: { type: 'string', short: 'f' } },
   components: { json: { type: 'boolean' } },
+  doctor: { fix: { type: 'boolean' }, json: { type: 'boolean' } },
 } as const;
 
 type Command = keyof typeof COMMAND_OPTIONS;
@@ -77,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'components':
       return componentsCommand(positionals[0], Boolean(values.json), registry);
+    case 'doctor':
+      return doctorCommand({ fix: Boolean(values.fix), json: Boolean(values.json) });
   }
 }
 

@@ -51,3 +51,8 @@ export function maxTimestamp(batch: readonly Sample[]): number {
   for (const s of batch) if (s.timestamp > m) m = s.timestamp;
   return m;
 }
+
+/** A rate of `x_total` is `x<suffix>` (Prometheus naming: `_total` marks only counters). */
+export function rateName(counterName: string, suffix: string): string {
+  return counterName.replace(/_total$/, '') + suffix;
+}

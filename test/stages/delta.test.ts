@@ -25,6 +25,11 @@ describe('delta stage', () => {
     expect(out).toEqual([[g('x_delta', 30, 500), g('x_rate', 60, 500)]]);
   });
 
+  it('names the rate of a _total counter without _total', () => {
+    const out = runStage(deltaStage, { emit: 'rate' }, [[counter('reqs_total', 0, 0)], [counter('reqs_total', 10, 1000)]]);
+    expect(out).toEqual([[g('reqs_per_second', 10, 1000)]]);
+  });
+
   it('keeps series apart by labels', () => {
     const out = runStage(deltaStage, {}, [
       [counter('x', 1, 1000, { p: '1' }), counter('x', 100, 1000, { p: '2' })],

@@ -2,6 +2,7 @@ import type { Registry } from '../../components/registry.js';
 import { ConfigLoader } from '../../config/load-config.js';
 import { ConfigError, formatIssue } from '../../config/issue.js';
 import { Engine } from '../../runtime/engine.js';
+import { runChecks } from '../../bpf/doctor.js';
 import type { Logger } from '../../util/log.js';
 
 export interface RunOptions {
@@ -25,6 +26,9 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
     return 1;
   }
   for (const w of loaded.warnings) log.warn(formatIssue(w));
+
+  // The same checks as `probeflow doctor`: say up front what will not work and why.
+  for (const c of runChecks()) if (!c.ok) log.warn(`doctor: ${c.name}: ${c.detail}`, c.fix ? { fix: c.fix } : {});
 
   const engine = new Engine(registry, log);
   const { topology } = loaded;

@@ -1,0 +1,72 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { bundledObjectPath } from './bpf-object.js';
+import { checkFeature, ensureTracefs, type Feature, type FeatureStatus } from './kernel-features.js';
+import { native } from './native.js';
+
+export interface Check extends FeatureStatus {
+  name: string;
+  /** Without it no probe can run; others disable only some probe types. */
+  essential: boolean;
+}
+
+const CAPS: Record<number, string> = { 21: 'CAP_SYS_ADMIN', 24: 'CAP_SYS_RESOURCE', 38: 'CAP_PERFMON', 39: 'CAP_BPF' };
+
+/** Everything `probeflow doctor` reports; the engine logs the failures at start. */
+export function runChecks(opts: { fix?: boolean } = {}): Check[] {
+  const checks: Check[] = [];
+  const add = (name: string, essential: boolean, s: FeatureStatus) => checks.push({ name, essential, ...s });
+  const feature = (name: string, f: Feature, essential: boolean) => add(name, essential, checkFeature(f));
+
+  const [major = 0, minor = 0] = release().split('.').map(Number);
+  add('kernel', true, major > 4 || (major === 4 && minor >= 18)
+    ? { ok: true, detail: `Linux ${release()}${major < 5 || (major === 5 && minor < 11) ? ' (< 5.11: BPF memory counts against RLIMIT_MEMLOCK)' : ''}` }
+    : { ok: false, detail: `Linux ${release()} is older than 4.18`, fix: 'use a newer node OS image' });
+  feature('bpf syscall', 'bpf', true);
+  feature('BTF', 'btf', true);
+  feature('uprobes', 'uprobe', false);
+  feature('kprobes', 'kprobe', false);
+  add('tracefs', false, opts.fix ? ensureTracefs() : checkFeature('tracefs'));
+  feature('bpffs', 'bpffs', false);
+  add('capabilities', true, capabilities());
+  add('memlock', false, memlock(major, minor));
+  try {
+    const n = native();
+    add('libbpf binding', true, { ok: true, detail: `libbpf ${n.libbpfVersion()}, ${n.possibleCpus()} possible CPUs` });
+    // 2 = BPF_PROG_TYPE_KPROBE (uprobes, kprobes), 27 = BPF_MAP_TYPE_RINGBUF.
+    add('BPF program types', true, n.probeProgType(2) === 1 ? { ok: true, detail: 'kprobe/uprobe programs load' } : { ok: false, detail: 'the kernel refuses kprobe-type programs', fix: 'run as root or with CAP_BPF+CAP_PERFMON' });
+    add('ring buffers', false, n.probeMapType(27) === 1 ? { ok: true, detail: 'BPF ring buffers available' } : { ok: false, detail: 'no BPF ring buffer (kernel < 5.8)', fix: 'probes work, but not `events: true`' });
+  } catch (e) {
+    add('libbpf binding', true, { ok: false, detail: (e as Error).message });
+  }
+  try {
+    bundledObjectPath('probe_hits');
+    bundledObjectPath('tracepoint_hits');
+    add('BPF objects', true, { ok: true, detail: 'bpf/*.bpf.o built' });
+  } catch (e) {
+    add('BPF objects', true, { ok: false, detail: (e as Error).message });
+  }
+  return checks;
+}
+
+function capabilities(): FeatureStatus {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const eff = BigInt('0x' + (/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'));
+  const has = (bit: number) => (eff >> BigInt(bit)) & 1n;
+  const present = Object.entries(CAPS).filter(([b]) => has(Number(b))).map(([, n]) => n);
+  const missing = Object.entries(CAPS).filter(([b]) => !has(Number(b))).map(([, n]) => n);
+  const canProbe = has(21) || (has(39) && has(38));
+  return canProbe
+    ? { ok: true, detail: `effective: ${present.join(', ')}${missing.length ? ` (missing: ${missing.join(', ')})` : ''}` }
+    : { ok: false, detail: `missing ${missing.join(', ')}`, fix: 'run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (uprobes) in the DaemonSet securityContext' };
+}
+
+function memlock(major: number, minor: number): FeatureStatus {
+  const limits = existsSync('/proc/self/limits') ? readFileSync('/proc/self/limits', 'utf8') : '';
+  const m = /^Max locked memory\s+(\S+)/m.exec(limits);
+  const value = m?.[1] ?? 'unknown';
+  if (major > 5 || (major === 5 && minor >= 11)) return { ok: true, detail: `not needed on this kernel (BPF memory is charged to the cgroup); limit ${value}` };
+  return value === 'unlimited' || Number(value) >= 64 << 20
+    ? { ok: true, detail: `RLIMIT_MEMLOCK ${value}` }
+    : { ok: false, detail: `RLIMIT_MEMLOCK is ${value} bytes: kernels < 5.11 need more for BPF maps`, fix: 'raise it (ulimit -l unlimited) or grant CAP_SYS_RESOURCE' };
+}

@@ -1,0 +1,3 @@
+module probeflow.example/demo-workload
+
+go 1.17

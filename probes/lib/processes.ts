@@ -1,0 +1,62 @@
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+
+/** What probes know about a process: enough to attach, label its series and notice pid reuse. */
+export interface ProcessInfo {
+  pid: number;
+  comm: string;
+  /** Resolved path of the executable as the process sees it (may be inside a container). */
+  exe: string;
+  /** Identity of the executable file: uprobes attach to an inode, not a path. */
+  binaryId: string;
+  /** Start time in clock ticks since boot: a pid with another start time is another process. */
+  startTime: number;
+  cgroup: string;
+  containerId?: string;
+}
+
+/** /proc/PID/… for one pid, or undefined if it exited meanwhile or is a kernel thread. */
+export function readProcess(pid: number, proc = '/proc'): ProcessInfo | undefined {
+  try {
+    const exe = readlinkSync(`${proc}/${pid}/exe`);
+    const st = statSync(`${proc}/${pid}/exe`);
+    const stat = readFileSync(`${proc}/${pid}/stat`, 'utf8');
+    // comm may contain spaces and parentheses: fields start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const comm = readFileSync(`${proc}/${pid}/comm`, 'utf8').trimEnd();
+    const cgroup = readFileSync(`${proc}/${pid}/cgroup`, 'utf8').trim();
+    const containerId = containerIdOf(cgroup);
+    return {
+      pid,
+      comm,
+      exe: exe.replace(/ \(deleted\)$/, ''),
+      binaryId: `${st.dev}:${st.ino}`,
+      startTime: Number(fields[19]),
+      cgroup,
+      ...(containerId ? { containerId } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export function listPids(proc = '/proc'): number[] {
+  return readdirSync(proc)
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
+}
+
+/**
+ * Container id from a cgroup path, for the runtimes CCE nodes use: containerd
+ * (cri-containerd-<id>.scope, /kubepods/…/<id>), docker (docker-<id>.scope) and cri-o
+ * (crio-<id>.scope).
+ */
+export function containerIdOf(cgroup: string): string | undefined {
+  const m = /(?:cri-containerd-|docker-|crio-|libpod-)?([0-9a-f]{64})(?:\.scope)?(?:\/|$)/m.exec(cgroup);
+  return m?.[1];
+}
+
+/** Kubernetes pod uid from the cgroup path (kubepods-…-pod<uid>.slice or /kubepods/…/pod<uid>/). */
+export function podUidOf(cgroup: string): string | undefined {
+  const m = /pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})/.exec(cgroup);
+  return m?.[1]?.replace(/_/g, '-');
+}

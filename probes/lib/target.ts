@@ -1,0 +1,94 @@
+import { Observable } from 'rxjs';
+import { listPids, readProcess, type ProcessInfo } from './processes.js';
+
+/** How a probe's config names its processes; every given condition must hold. */
+export interface TargetConfig {
+  pid?: number | number[];
+  /** Glob on the executable path (`*` within a path segment, `**` across). */
+  exe?: string;
+  /** Regular expression on the process name (comm, 15 chars), anchored. */
+  comm?: string;
+  /** Regular expression searched in /proc/PID/cgroup (container id, pod uid, slice). */
+  cgroup?: string;
+}
+
+export interface TargetChange {
+  added: ProcessInfo[];
+  removed: ProcessInfo[];
+}
+
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*' && glob[i + 1] === '*') {
+      re += '.*';
+      i++;
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+export function targetMatcher(t: TargetConfig): (p: ProcessInfo) => boolean {
+  const pids = t.pid === undefined ? undefined : new Set(Array.isArray(t.pid) ? t.pid : [t.pid]);
+  const exe = t.exe ? globToRegExp(t.exe) : undefined;
+  const comm = t.comm ? new RegExp(`^(?:${t.comm})$`) : undefined;
+  const cgroup = t.cgroup ? new RegExp(t.cgroup) : undefined;
+  return (p) => (!pids || pids.has(p.pid)) && (!exe || exe.test(p.exe)) && (!comm || comm.test(p.comm)) && (!cgroup || cgroup.test(p.cgroup));
+}
+
+/**
+ * The set of matching processes over time: an initial scan, then a rescan every
+ * `intervalMs` that reports processes that started (and match) or exited. A pid reused by
+ * a new process counts as one exit and one start. Polling /proc keeps this working in
+ * every container runtime and kernel; the bound on discovery delay is the interval.
+ */
+export function watchTargets(target: TargetConfig, intervalMs: number, proc = '/proc'): Observable<TargetChange> {
+  const matches = targetMatcher(target);
+  // Only pids the config names can match; no need to read every process for them.
+  const onlyPids = target.pid === undefined ? undefined : Array.isArray(target.pid) ? target.pid : [target.pid];
+  return new Observable<TargetChange>((subscriber) => {
+    const known = new Map<number, ProcessInfo>();
+    const scan = () => {
+      const seen = new Set<number>();
+      const added: ProcessInfo[] = [];
+      const removed: ProcessInfo[] = [];
+      for (const pid of onlyPids ?? listPids(proc)) {
+        const prev = known.get(pid);
+        if (prev) {
+          // Cheap liveness check first; full re-read only for a possibly reused pid.
+          const now = readProcess(pid, proc);
+          if (now && now.startTime === prev.startTime) {
+            seen.add(pid);
+            continue;
+          }
+          if (now && matches(now)) {
+            removed.push(prev);
+            added.push(now);
+            known.set(pid, now);
+            seen.add(pid);
+          }
+          continue;
+        }
+        const info = readProcess(pid, proc);
+        if (info && info.pid !== process.pid && matches(info)) {
+          known.set(pid, info);
+          added.push(info);
+          seen.add(pid);
+        }
+      }
+      for (const [pid, info] of known) {
+        if (!seen.has(pid)) {
+          known.delete(pid);
+          removed.push(info);
+        }
+      }
+      if (added.length || removed.length) subscriber.next({ added, removed });
+    };
+    scan();
+    const timer = setInterval(scan, intervalMs);
+    return () => clearInterval(timer);
+  });
+}

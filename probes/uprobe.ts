@@ -1,0 +1,144 @@
+import { Observable } from 'rxjs';
+import type { ConfigProblem, ProbeFactory } from '../engine/components/contracts.js';
+import { loadComponentSchema } from '../engine/components/load-schema.js';
+import type { UprobeProbeConfig } from '../schemas/types.generated.js';
+import type { Labels, Sample, SampleKind } from '../engine/model/sample.js';
+import { requireFeature } from '../engine/bpf/kernel-features.js';
+import { BinarySymbols } from './lib/binary-symbols.js';
+import { HitCounters, type HitPoint } from './lib/hit-counters.js';
+import { processLabels } from './lib/process-labels.js';
+import { scanOptions } from './lib/scan-options.js';
+import type { ProcessInfo } from './lib/processes.js';
+import { argRegister } from './lib/registers.js';
+import { watchTargets } from './lib/target.js';
+import { regexProblem } from '../stages/lib/matcher.js';
+
+/** Links of one binary (inode): attached once, shared by every process running it. */
+interface AttachedBinary {
+  links: number[];
+  pids: Set<number>;
+}
+
+export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
+  kind: 'probe',
+  type: 'uprobe',
+  description: 'Entry uprobes on functions of running processes, counted in-kernel per process (stripped Go too)',
+  schema: loadComponentSchema('probe', 'uprobe'),
+  emits(config) {
+    const k = new Set<SampleKind>(['counter']);
+    if (config.points.some((p) => p.arg)) k.add('histogram');
+    if (config.points.some((p) => p.events)) k.add('event');
+    return k;
+  },
+  check(config) {
+    const problems: ConfigProblem[] = [];
+    config.points.forEach((p, i) => {
+      if ((p.symbol === undefined) === (p.offset === undefined)) problems.push({ path: ['points', i], message: 'give exactly one of `symbol` or `offset`' });
+    });
+    for (const k of ['comm', 'cgroup'] as const) {
+      const p = regexProblem(config.target[k]);
+      if (p) problems.push({ path: ['target', k], message: p });
+    }
+    return problems;
+  },
+  create(config, ctx) {
+    const points: HitPoint[] = config.points.map((p) => ({
+      name: p.name,
+      ...(p.arg ? { argRegister: argRegister(p.arg) } : {}),
+      ...(p.events ? { events: true } : {}),
+    }));
+    const { intervalMs, rescanMs, labels: which } = scanOptions(config);
+
+    return {
+      samples: () =>
+        new Observable<Sample[]>((subscriber) => {
+          requireFeature('uprobe');
+          const counters = new HitCounters(points);
+          const labels = new Map<number, Labels>();
+          const binaries = new Map<string, AttachedBinary>();
+          const failedBinaries = new Set<string>();
+          const labelsOf = (pid: number) => labels.get(pid);
+
+          const attach = (proc: ProcessInfo): AttachedBinary | undefined => {
+            const path = config.binary ? `/proc/${proc.pid}/root${config.binary}` : `/proc/${proc.pid}/exe`;
+            const id = config.binary ? `${proc.binaryId}:${config.binary}` : proc.binaryId;
+            const known = binaries.get(id);
+            if (known) return known;
+            if (failedBinaries.has(id)) return undefined;
+            const links: number[] = [];
+            try {
+              const symbols = config.points.some((p) => p.symbol) ? BinarySymbols.open(path) : undefined;
+              config.points.forEach((p, cookie) => {
+                let offset: number;
+                if (p.symbol) {
+                  const f = symbols!.resolve(p.symbol, { atEntry: p.at_entry ?? false });
+                  offset = f.fileOffset + f.attachDelta;
+                } else offset = p.offset!;
+                try {
+                  links.push(counters.obj.attachUprobe('on_hit', path, offset, -1, cookie));
+                } catch (e) {
+                  ctx.log.warn('uprobe point not attached', { point: p.name, exe: proc.exe, error: e });
+                }
+              });
+            } catch (e) {
+              ctx.log.warn('cannot probe this binary; its processes are skipped', { exe: proc.exe, pid: proc.pid, error: e });
+            }
+            if (links.length === 0) {
+              failedBinaries.add(id);
+              return undefined;
+            }
+            const b = { links, pids: new Set<number>() };
+            binaries.set(id, b);
+            ctx.log.info('uprobes attached', { exe: proc.exe, pid: proc.pid, points: links.length });
+            return b;
+          };
+
+          const emit = () => {
+            try {
+              const batch = counters.read(labelsOf, Date.now());
+              if (batch.length) subscriber.next(batch);
+            } catch (e) {
+              subscriber.error(e);
+            }
+          };
+
+          const events = points.some((p) => p.events) ? counters.openEvents(labelsOf, (b) => subscriber.next(b)) : undefined;
+          const targets = watchTargets(config.target, rescanMs).subscribe({
+            next: ({ added, removed }) => {
+              if (removed.length) {
+                // Last counts of exiting processes go out before their counters are dropped.
+                events?.drain();
+                emit();
+                for (const p of removed) {
+                  counters.removePid(p.pid);
+                  labels.delete(p.pid);
+                  for (const [id, b] of binaries) {
+                    if (!b.pids.delete(p.pid) || b.pids.size) continue;
+                    for (const l of b.links) counters.obj.detach(l);
+                    binaries.delete(id);
+                    ctx.log.info('uprobes detached: no process runs this binary any more', { exe: p.exe });
+                  }
+                }
+              }
+              for (const p of added) {
+                const b = attach(p);
+                if (!b) continue;
+                b.pids.add(p.pid);
+                labels.set(p.pid, processLabels(p, which));
+                counters.addPid(p.pid);
+                ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
+              }
+            },
+            error: (e) => subscriber.error(e),
+          });
+          const timer = setInterval(emit, intervalMs);
+          return () => {
+            clearInterval(timer);
+            targets.unsubscribe();
+            events?.close();
+            counters.close();
+          };
+        }),
+    };
+  },
+};

@@ -1,0 +1,64 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, waitFor } from './cli.js';
+
+const CACHE = join(ROOT, '.cache', 'workloads');
+const SRC = join(ROOT, 'test', 'workloads');
+
+/** Builds once per source change; binaries are cached under .cache/workloads. */
+function cached(name: string, sources: string[], build: (out: string) => void): string {
+  const hash = createHash('sha256');
+  for (const s of sources) hash.update(readFileSync(s));
+  const out = join(CACHE, `${name}-${hash.digest('hex').slice(0, 12)}`);
+  if (!existsSync(out)) {
+    mkdirSync(CACHE, { recursive: true });
+    build(out);
+  }
+  return out;
+}
+
+export function buildC(): string {
+  const src = join(SRC, 'calls.c');
+  return cached('calls-c', [src], (out) => execFileSync('cc', ['-O1', '-o', out, src]));
+}
+
+export type GoFlavour = 'plain' | 'stripped' | 'pie';
+
+export function buildGo(flavour: GoFlavour, goBin = 'go'): string {
+  const dir = join(SRC, 'go-calls');
+  const args = ['build', '-o'];
+  return cached(`go-calls-${flavour}`, [join(dir, 'main.go'), join(dir, 'go.mod')], (out) => {
+    const extra = flavour === 'stripped' ? ['-ldflags=-s -w'] : flavour === 'pie' ? ['-buildmode=pie'] : [];
+    execFileSync(goBin, [...args, out, ...extra, '.'], { cwd: dir, env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, 'gocache'), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: '0' } });
+  });
+}
+
+/** A workload process that waits for go() to do its N calls and finish() to exit. */
+export interface Workload {
+  child: ChildProcess;
+  pid: number;
+  go(): Promise<void>;
+  finish(): Promise<void>;
+}
+
+export async function startWorkload(bin: string, calls: number): Promise<Workload> {
+  const child = spawn(bin, [String(calls)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  await waitFor(() => out.includes('ready'), 10_000, `${bin} to start`);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    pid: child.pid!,
+    go: async () => {
+      child.stdin!.write('\n');
+      await waitFor(() => out.includes('done'), 10_000, `${bin} to finish its calls`);
+    },
+    finish: async () => {
+      child.stdin!.end('\n');
+      await exited;
+    },
+  };
+}

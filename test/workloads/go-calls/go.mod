@@ -1,0 +1,3 @@
+module probeflow.test/gocalls
+
+go 1.17

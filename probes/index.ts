@@ -1,4 +1,5 @@
 import type { ProbeFactory } from '../engine/components/contracts.js';
+import { bpfObjectProbe } from './bpf-object.js';
 import { kprobeProbe } from './kprobe.js';
 import { rawTracepointProbe } from './raw-tracepoint.js';
 import { replayProbe } from './replay.js';
@@ -6,4 +7,4 @@ import { syntheticProbe } from './synthetic.js';
 import { tracepointProbe } from './tracepoint.js';
 import { uprobeProbe } from './uprobe.js';
 
-export const builtinProbes: ProbeFactory[] = [uprobeProbe, tracepointProbe, rawTracepointProbe, kprobeProbe, syntheticProbe, replayProbe];
+export const builtinProbes: ProbeFactory[] = [uprobeProbe, tracepointProbe, rawTracepointProbe, kprobeProbe, bpfObjectProbe, syntheticProbe, replayProbe];

@@ -3,10 +3,10 @@ import type { ProbeFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { KprobeProbeConfig } from '../schemas/types.generated.js';
 import { requireFeature } from '../engine/bpf/kernel-features.js';
-import type { Labels, Sample, SampleKind } from '../engine/model/sample.js';
+import type { Sample, SampleKind } from '../engine/model/sample.js';
 import { HitCounters } from './lib/hit-counters.js';
 import { PidLabels } from './lib/pid-labels.js';
-import { processLabels } from './lib/process-labels.js';
+import { ProcessLabeler } from './lib/process-labels.js';
 import { scanOptions } from './lib/scan-options.js';
 import { argRegister } from './lib/registers.js';
 import { watchTargets } from './lib/target.js';
@@ -33,8 +33,8 @@ export const kprobeProbe: ProbeFactory<KprobeProbeConfig> = {
             counters.close();
             throw e;
           }
-          const targeted = new Map<number, Labels>();
-          const wide = new PidLabels(which);
+          const targeted = new ProcessLabeler(which, ctx.pods);
+          const wide = new PidLabels(which, ctx.pods);
           const emit = () => {
             const seen = new Set<number>();
             const batch = counters.read((pid) => (config.target ? targeted.get(pid) : wide.get(pid)), Date.now(), seen);
@@ -49,7 +49,7 @@ export const kprobeProbe: ProbeFactory<KprobeProbeConfig> = {
                   targeted.delete(p.pid);
                 }
                 for (const p of added) {
-                  targeted.set(p.pid, processLabels(p, which));
+                  targeted.set(p);
                   counters.addPid(p.pid);
                   ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
                 }

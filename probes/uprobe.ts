@@ -2,11 +2,11 @@ import { Observable } from 'rxjs';
 import type { ConfigProblem, ProbeFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { UprobeProbeConfig } from '../schemas/types.generated.js';
-import type { Labels, Sample, SampleKind } from '../engine/model/sample.js';
+import type { Sample, SampleKind } from '../engine/model/sample.js';
 import { requireFeature } from '../engine/bpf/kernel-features.js';
 import { BinarySymbols } from './lib/binary-symbols.js';
 import { HitCounters, type HitPoint } from './lib/hit-counters.js';
-import { processLabels } from './lib/process-labels.js';
+import { ProcessLabeler } from './lib/process-labels.js';
 import { scanOptions } from './lib/scan-options.js';
 import type { ProcessInfo } from './lib/processes.js';
 import { argRegister } from './lib/registers.js';
@@ -54,7 +54,7 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
         new Observable<Sample[]>((subscriber) => {
           requireFeature('uprobe');
           const counters = new HitCounters(points);
-          const labels = new Map<number, Labels>();
+          const labels = new ProcessLabeler(which, ctx.pods);
           const binaries = new Map<string, AttachedBinary>();
           const failedBinaries = new Set<string>();
           const labelsOf = (pid: number) => labels.get(pid);
@@ -124,7 +124,7 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
                 const b = attach(p);
                 if (!b) continue;
                 b.pids.add(p.pid);
-                labels.set(p.pid, processLabels(p, which));
+                labels.set(p);
                 counters.addPid(p.pid);
                 ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
               }

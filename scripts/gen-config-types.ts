@@ -12,19 +12,25 @@ const schemasDir = join(root, 'schemas');
 const outFile = join(schemasDir, 'types.generated.ts');
 const common = JSON.parse(readFileSync(join(schemasDir, 'common.schema.json'), 'utf8')) as { $defs: Record<string, unknown> };
 
-/** Shared definitions are inlined so each generated type is self-contained (no clashing aliases). */
-function inline(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(inline);
+/**
+ * Shared definitions are inlined so each generated type is self-contained (no clashing
+ * aliases). `#/$defs/x` refers to the schema being read: the component's own, or common's
+ * while inlining one of common's definitions.
+ */
+type Defs = Record<string, unknown>;
+function inline(node: unknown, local: Defs): unknown {
+  if (Array.isArray(node)) return node.map((n) => inline(n, local));
   if (node === null || typeof node !== 'object') return node;
   const obj = node as Record<string, unknown>;
   const ref = obj.$ref;
   if (typeof ref === 'string') {
-    const m = /(?:\.\.\/common\.schema\.json)?#\/\$defs\/(\w+)$/.exec(ref);
-    if (!m || !common.$defs[m[1]!]) throw new Error(`cannot inline $ref ${ref}`);
+    const m = /^(\.\.\/common\.schema\.json)?#\/\$defs\/(\w+)$/.exec(ref);
+    const defs = m?.[1] ? common.$defs : local;
+    if (!m || !defs[m[2]!]) throw new Error(`cannot inline $ref ${ref}`);
     const { $ref: _drop, ...rest } = obj;
-    return { ...(inline(common.$defs[m[1]!]) as object), ...(inline(rest) as object) };
+    return { ...(inline(defs[m[2]!], defs) as object), ...(inline(rest, local) as object) };
   }
-  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, inline(v)]));
+  return Object.fromEntries(Object.entries(obj).filter(([k]) => k !== '$defs').map(([k, v]) => [k, inline(v, local)]));
 }
 
 const parts: string[] = [
@@ -38,7 +44,8 @@ for (const kind of ['probes', 'stages', 'sinks']) {
     continue;
   }
   for (const f of files) {
-    const schema = inline(JSON.parse(readFileSync(join(schemasDir, kind, f), 'utf8'))) as { title: string };
+    const raw = JSON.parse(readFileSync(join(schemasDir, kind, f), 'utf8')) as { $defs?: Defs };
+    const schema = inline(raw, raw.$defs ?? {}) as { title: string };
     const ts = await compile(schema as never, schema.title, {
       bannerComment: '',
       additionalProperties: false,

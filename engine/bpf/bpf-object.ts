@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../util/package-root.js';
-import { native, type NativeBpfObject, type NativeMapInfo, type NativeRingBuffer } from './native.js';
+import { flushLibbpfLog, native, type NativeBpfObject, type NativeMapInfo, type NativeRingBuffer } from './native.js';
 
 /** Compiled objects of bpf/*.bpf.c live beside their sources. */
 export function bundledObjectPath(name: string): string {
@@ -52,8 +52,16 @@ export class BpfObject {
   }
 
   load(): this {
-    this.obj.load();
+    try {
+      this.obj.load();
+    } finally {
+      flushLibbpfLog();
+    }
     return this;
+  }
+
+  programs(): string[] {
+    return this.obj.programs().map((p) => p.name);
   }
 
   maps(): NativeMapInfo[] {

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type { Logger } from '../util/log.js';
 import { PACKAGE_ROOT } from '../util/package-root.js';
 
 /** The surface of native/probeflow_bpf.cc. */
@@ -50,6 +51,21 @@ export interface NativeBinding {
 }
 
 let binding: NativeBinding | undefined;
+let libbpfLog: Logger | undefined;
+
+/** Where libbpf's own messages go (warnings at warn, the rest at debug). */
+export function setLibbpfLogger(log: Logger): void {
+  libbpfLog = log;
+}
+
+/** Moves what libbpf printed since the last call into our logger. */
+export function flushLibbpfLog(): void {
+  if (!binding || !libbpfLog) return;
+  for (const line of binding.takeLog()) {
+    if (line.startsWith('warn: ')) libbpfLog.warn(line.slice(6));
+    else libbpfLog.debug(line.replace(/^info: /, ''));
+  }
+}
 let loadError: Error | undefined;
 
 /** The addon, loaded on first use so config validation works where it was never built. */

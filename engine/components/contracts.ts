@@ -21,6 +21,9 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** namespace/pod/container of the pod a cgroup belongs to, when running on Kubernetes. */
+export type PodLookup = (cgroup: string) => { namespace: string; pod: string; container?: string } | undefined;
+
 export interface ComponentContext {
   /** The component's id in pipeline.yaml (for pipelines-scoped stages: "<pipeline>.stages[i]"). */
   readonly id: string;
@@ -28,6 +31,8 @@ export interface ComponentContext {
   /** Directory of the config file; relative paths in a config resolve against it. */
   readonly baseDir: string;
   readonly metrics: SelfMetrics;
+  /** Present on Kubernetes nodes; probes add pod labels with it. */
+  readonly pods?: PodLookup;
 }
 
 interface FactoryBase<C> {

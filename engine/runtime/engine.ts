@@ -1,5 +1,5 @@
 import { catchError, connectable, EMPTY, merge, share, Subject, tap, type Connectable, type Observable, type Subscription } from 'rxjs';
-import type { ComponentContext, Sink } from '../components/contracts.js';
+import type { ComponentContext, PodLookup, Sink } from '../components/contracts.js';
 import type { Registry } from '../components/registry.js';
 import type { PipelineSpec, Topology } from '../graph/topology.js';
 import type { SampleBatch } from '../model/sample.js';
@@ -42,12 +42,19 @@ export class Engine {
     private readonly registry: Registry,
     private readonly log: Logger,
     metrics?: SelfMetrics,
+    private readonly pods?: PodLookup,
   ) {
     this.metrics = metrics ?? new SelfMetrics();
   }
 
   async start(topology: Topology): Promise<void> {
-    const ctx = (id: string): ComponentContext => ({ id, log: this.log.child({ component: id }), baseDir: topology.baseDir, metrics: this.metrics });
+    const ctx = (id: string): ComponentContext => ({
+      id,
+      log: this.log.child({ component: id }),
+      baseDir: topology.baseDir,
+      metrics: this.metrics,
+      ...(this.pods ? { pods: this.pods } : {}),
+    });
 
     const usedSinks = new Set(topology.pipelines.flatMap((p) => p.sinks));
     for (const [id, spec] of topology.sinks) {

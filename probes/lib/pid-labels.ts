@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { PodLookup } from '../../engine/components/contracts.js';
 import type { Labels } from '../../engine/model/sample.js';
 import { processLabels, type ProcessLabel } from './process-labels.js';
 import { readProcess } from './processes.js';
@@ -10,13 +11,16 @@ import { readProcess } from './processes.js';
 export class PidLabels {
   private readonly cache = new Map<number, Labels>();
 
-  constructor(private readonly which: readonly ProcessLabel[]) {}
+  constructor(
+    private readonly which: readonly ProcessLabel[],
+    private readonly pods?: PodLookup,
+  ) {}
 
   get(pid: number, comm?: string): Labels {
     let l = this.cache.get(pid);
     if (!l) {
       const p = readProcess(pid);
-      l = p ? processLabels(p, this.which) : processLabels({ pid, comm: comm ?? '', exe: '', binaryId: '', startTime: 0, cgroup: '' }, this.which.filter((k) => k === 'pid' || k === 'comm'));
+      l = p ? processLabels(p, this.which, this.pods) : processLabels({ pid, comm: comm ?? '', exe: '', binaryId: '', startTime: 0, cgroup: '' }, this.which.filter((k) => k === 'pid' || k === 'comm'));
       this.cache.set(pid, l);
     }
     return l;

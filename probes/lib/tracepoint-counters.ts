@@ -1,10 +1,10 @@
 import { Observable } from 'rxjs';
 import type { ComponentContext } from '../../engine/components/contracts.js';
 import { BpfObject, bundledObjectPath } from '../../engine/bpf/bpf-object.js';
-import type { Labels, Sample } from '../../engine/model/sample.js';
+import type { Sample } from '../../engine/model/sample.js';
 import { cstring } from './elf-file.js';
 import { PidLabels } from './pid-labels.js';
-import { processLabels } from './process-labels.js';
+import { ProcessLabeler } from './process-labels.js';
 import type { ScanOptions } from './scan-options.js';
 import { watchTargets } from './target.js';
 
@@ -40,8 +40,8 @@ export function tracepointSamples(opts: TracepointCountersOptions, ctx: Componen
       throw e;
     }
 
-    const targeted = new Map<number, Labels>();
-    const wide = new PidLabels(opts.labels);
+    const targeted = new ProcessLabeler(opts.labels, ctx.pods);
+    const wide = new PidLabels(opts.labels, ctx.pods);
     const setPid = (pid: number, on: boolean) => {
       const key = Buffer.alloc(4);
       key.writeUInt32LE(pid);
@@ -80,7 +80,7 @@ export function tracepointSamples(opts: TracepointCountersOptions, ctx: Componen
             deleteCounts(objects, opts.points.length, p.pid);
           }
           for (const p of added) {
-            targeted.set(p.pid, processLabels(p, opts.labels));
+            targeted.set(p);
             setPid(p.pid, true);
             ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
           }

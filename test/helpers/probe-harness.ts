@@ -1,11 +1,11 @@
-import type { ProbeFactory } from '../../engine/components/contracts.js';
+import type { PodLookup, ProbeFactory } from '../../engine/components/contracts.js';
 import type { Sample } from '../../engine/model/sample.js';
 import { SelfMetrics } from '../../engine/runtime/self-metrics.js';
 import { createLogger } from '../../engine/util/log.js';
 import { waitFor } from './cli.js';
 
 /** Subscribes a real probe and keeps the latest value of each series it reports. */
-export function runProbe(factory: ProbeFactory, config: Record<string, unknown>) {
+export function runProbe(factory: ProbeFactory, config: Record<string, unknown>, extra: { pods?: PodLookup } = {}) {
   const logs: { msg: string; fields: Record<string, unknown> }[] = [];
   const log = createLogger({
     level: 'debug',
@@ -18,7 +18,7 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>)
   const latest = new Map<string, Sample>();
   const events: Sample[] = [];
   let error: unknown;
-  const probe = factory.create({ type: factory.type, ...config }, { id: 'under-test', log, baseDir: process.cwd(), metrics: new SelfMetrics() });
+  const probe = factory.create({ type: factory.type, ...config }, { id: 'under-test', log, baseDir: process.cwd(), metrics: new SelfMetrics(), ...extra });
   const sub = probe.samples().subscribe({
     next: (batch) => {
       for (const s of batch) {

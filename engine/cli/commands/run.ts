@@ -3,6 +3,8 @@ import { ConfigLoader } from '../../config/load-config.js';
 import { ConfigError, formatIssue } from '../../config/issue.js';
 import { Engine } from '../../runtime/engine.js';
 import { runChecks } from '../../bpf/doctor.js';
+import { setLibbpfLogger } from '../../bpf/native.js';
+import { KubernetesMetadata } from '../../../probes/lib/kubernetes.js';
 import type { Logger } from '../../util/log.js';
 
 export interface RunOptions {
@@ -30,7 +32,11 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   // The same checks as `probeflow doctor`: say up front what will not work and why.
   for (const c of runChecks()) if (!c.ok) log.warn(`doctor: ${c.name}: ${c.detail}`, c.fix ? { fix: c.fix } : {});
 
-  const engine = new Engine(registry, log);
+  setLibbpfLogger(log.child({ component: 'libbpf' }));
+  // On a Kubernetes node, pod labels for processes; elsewhere inert.
+  const kube = new KubernetesMetadata(log.child({ component: 'kubernetes' }));
+  if (kube.enabled) await kube.start();
+  const engine = new Engine(registry, log, undefined, kube.enabled ? (cgroup) => kube.lookup(cgroup) : undefined);
   const { topology } = loaded;
   log.info('starting', {
     config: opts.config,
@@ -51,6 +57,7 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   const reason = await Promise.race([stopped, engine.done.then(() => 'all pipelines finished')]);
   log.info('stopping', { reason });
   const clean = await engine.stop(opts.drainTimeoutMs);
+  kube.stop();
   log.info('stopped', { clean });
   return 0;
 }

@@ -1091,6 +1091,174 @@ export interface ThresholdStageConfig {
 }
 
 /**
+ * Huawei Cloud AOM. mode prometheus: remote_write to AOM's Prometheus endpoint (POST /v1/{project_id}/push, access code as bearer). mode metricdata: the AddMetricData API (POST /v1/{project_id}/ams/report/metricdata, X-Auth-Token) for gauges and counters, validated before sending.
+ */
+export interface AomSinkConfig {
+  type: 'aom';
+  mode: 'prometheus' | 'metricdata';
+  region?: string;
+  project_id: string;
+  /**
+   * Endpoint base to use instead of the region's (private endpoints, tests).
+   */
+  url?: string;
+  /**
+   * mode prometheus: AOM access code; write ${AOM_ACCESS_CODE}, never inline.
+   */
+  access_code?: string;
+  access_code_file?: string;
+  /**
+   * mode metricdata: IAM token for X-Auth-Token; write ${AOM_TOKEN}, never inline.
+   */
+  token?: string;
+  token_file?: string;
+  /**
+   * mode metricdata: metric namespace.
+   */
+  namespace?: string;
+  /**
+   * mode metricdata: unit per metric name.
+   */
+  units?: {
+    [k: string]: string;
+  };
+  tls?: {
+    ca_file?: string;
+    cert_file?: string;
+    key_file?: string;
+    insecure_skip_verify?: boolean;
+  };
+  /**
+   * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+   */
+  timeout?: string;
+  /**
+   * Label names to values.
+   */
+  external_labels?: {
+    [k: string]: string;
+  };
+  /**
+   * The bounded send queue shared by network sinks.
+   */
+  queue?: {
+    /**
+     * Samples held at most while the receiver is slow or down; beyond it samples are dropped and counted.
+     */
+    capacity?: number;
+    max_samples_per_send?: number;
+    /**
+     * A partial batch goes out this long after its first sample.
+     */
+    batch_send_deadline?: string;
+    /**
+     * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+     */
+    min_backoff?: string;
+    /**
+     * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+     */
+    max_backoff?: string;
+    /**
+     * Retry on 429 Too Many Requests (other 4xx are never retried).
+     */
+    retry_on_http_429?: boolean;
+  };
+}
+
+/**
+ * A scrape endpoint: the latest value of every series in the Prometheus text format or OpenMetrics (by Accept header), plus /healthz and /readyz. Series not updated for series_ttl disappear (e.g. of exited processes).
+ */
+export interface PrometheusSinkConfig {
+  type: 'prometheus';
+  listen?: string;
+  path?: string;
+  /**
+   * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+   */
+  series_ttl?: string;
+  /**
+   * Also expose the engine's own metrics (probeflow_*).
+   */
+  self_metrics?: boolean;
+  basic_auth?: {
+    username: string;
+    password?: string;
+    password_file?: string;
+  };
+  tls?: {
+    cert_file: string;
+    key_file: string;
+  };
+}
+
+/**
+ * Pushes samples with Prometheus remote_write 1.0 (protobuf + snappy) to Prometheus, VictoriaMetrics, Thanos, Mimir, AOM … with batching, retries and a bounded queue.
+ */
+export interface RemoteWriteSinkConfig {
+  type: 'remote_write';
+  url: string;
+  /**
+   * Extra HTTP headers (e.g. X-Scope-OrgID).
+   */
+  headers?: {
+    [k: string]: string;
+  };
+  /**
+   * Write it as ${ENV_VAR} or ${file:/path}, not inline.
+   */
+  bearer_token?: string;
+  bearer_token_file?: string;
+  basic_auth?: {
+    username: string;
+    password?: string;
+    password_file?: string;
+  };
+  tls?: {
+    ca_file?: string;
+    cert_file?: string;
+    key_file?: string;
+    insecure_skip_verify?: boolean;
+  };
+  /**
+   * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+   */
+  timeout?: string;
+  /**
+   * Added to every series (a sample's own labels win).
+   */
+  external_labels?: {
+    [k: string]: string;
+  };
+  /**
+   * The bounded send queue shared by network sinks.
+   */
+  queue?: {
+    /**
+     * Samples held at most while the receiver is slow or down; beyond it samples are dropped and counted.
+     */
+    capacity?: number;
+    max_samples_per_send?: number;
+    /**
+     * A partial batch goes out this long after its first sample.
+     */
+    batch_send_deadline?: string;
+    /**
+     * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+     */
+    min_backoff?: string;
+    /**
+     * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+     */
+    max_backoff?: string;
+    /**
+     * Retry on 429 Too Many Requests (other 4xx are never retried).
+     */
+    retry_on_http_429?: boolean;
+  };
+}
+
+/**
  * Writes samples to standard output: NDJSON (one sample per line, readable by the replay probe) or aligned text for people.
  */
 export interface StdoutSinkConfig {

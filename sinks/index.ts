@@ -1,4 +1,7 @@
 import type { SinkFactory } from '../engine/components/contracts.js';
+import { aomSink } from './aom.js';
+import { prometheusSink } from './prometheus.js';
+import { remoteWriteSink } from './remote-write.js';
 import { stdoutSink } from './stdout.js';
 
-export const builtinSinks: SinkFactory[] = [stdoutSink];
+export const builtinSinks: SinkFactory[] = [prometheusSink, remoteWriteSink, aomSink, stdoutSink];

@@ -12,6 +12,8 @@ interface SampleBase {
   readonly labels: Labels;
   /** Unix epoch milliseconds. */
   readonly timestamp: number;
+  /** What the metric means, for sinks that export it (Prometheus # HELP); optional. */
+  readonly help?: string;
 }
 
 /** Monotonic cumulative value; a drop means the source restarted. */

@@ -50,6 +50,43 @@ export class SelfMetrics {
     registers: [this.registry],
   });
 
+  readonly sinkSent = new Counter({
+    name: 'probeflow_sink_samples_sent_total',
+    help: 'Samples a sink delivered (accepted by the receiver)',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
+  readonly sinkFailed = new Counter({
+    name: 'probeflow_sink_samples_failed_total',
+    help: 'Samples the receiver refused for good (4xx other than 429): not retried, lost',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
+  readonly sinkDropped = new Counter({
+    name: 'probeflow_sink_samples_dropped_total',
+    help: 'Samples a sink dropped before sending, by reason (queue_full, invalid)',
+    labelNames: ['sink', 'reason'],
+    registers: [this.registry],
+  });
+  readonly sinkRetries = new Counter({
+    name: 'probeflow_sink_retries_total',
+    help: 'Send attempts that failed and were retried (5xx, network errors, 429 when enabled)',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
+  readonly sinkQueueLength = new Gauge({
+    name: 'probeflow_sink_queue_samples',
+    help: 'Samples waiting in a sink queue, the batch being sent included',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
+  readonly sinkLastSuccess = new Gauge({
+    name: 'probeflow_sink_last_success_timestamp_seconds',
+    help: 'When a sink last delivered a batch',
+    labelNames: ['sink'],
+    registers: [this.registry],
+  });
+
   constructor() {
     new Gauge({
       name: 'probeflow_build_info',

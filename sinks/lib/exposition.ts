@@ -1,0 +1,122 @@
+import type { Labels, Sample } from '../../engine/model/sample.js';
+import { seriesKey } from '../../engine/model/sample.js';
+import { formatLe } from './remote-write-encoder.js';
+
+type Kind = 'counter' | 'gauge' | 'histogram';
+
+interface Series {
+  /** `{a="b",c="d"}` (or ''), escaped once when the series is first seen. */
+  labelText: string;
+  labels: Labels;
+  sample: Sample;
+  updatedAt: number;
+}
+
+interface Family {
+  kind: Kind;
+  help?: string;
+  series: Map<string, Series>;
+}
+
+export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+/**
+ * The latest sample of every series, exposed in the Prometheus text format or OpenMetrics.
+ * Label text is escaped once per series, so a scrape costs a string per sample, not per
+ * label. A name keeps the kind it was first seen with: Prometheus allows one TYPE per name.
+ */
+export class SeriesStore {
+  private readonly families = new Map<string, Family>();
+  conflicts = 0;
+
+  constructor(private readonly ttlMs: number) {}
+
+  update(batch: readonly Sample[], now = Date.now()): void {
+    for (const s of batch) {
+      if (s.kind === 'event') continue;
+      let f = this.families.get(s.name);
+      if (!f) this.families.set(s.name, (f = { kind: s.kind, series: new Map() }));
+      if (s.help && !f.help) f.help = s.help;
+      if (f.kind !== s.kind) {
+        this.conflicts++;
+        continue;
+      }
+      const key = seriesKey(s.name, s.labels);
+      const prev = f.series.get(key);
+      if (prev) {
+        prev.sample = s;
+        prev.updatedAt = now;
+      } else f.series.set(key, { labelText: labelText(s.labels), labels: s.labels, sample: s, updatedAt: now });
+    }
+  }
+
+  /** Forgets series older than the TTL (and families left empty). */
+  expire(now = Date.now()): void {
+    for (const [name, f] of this.families) {
+      for (const [k, s] of f.series) if (now - s.updatedAt > this.ttlMs) f.series.delete(k);
+      if (f.series.size === 0) this.families.delete(name);
+    }
+  }
+
+  get seriesCount(): number {
+    let n = 0;
+    for (const f of this.families.values()) n += f.series.size;
+    return n;
+  }
+
+  render(format: 'text' | 'openmetrics'): string {
+    const out: string[] = [];
+    const om = format === 'openmetrics';
+    for (const [name, f] of [...this.families].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      // OpenMetrics names a counter family without _total and its sample with it.
+      const family = om && f.kind === 'counter' ? name.replace(/_total$/, '') : name;
+      out.push(`# HELP ${family} ${escapeHelp(f.help ?? `${f.kind} ${name} from a probeflow pipeline`)}`, `# TYPE ${family} ${f.kind}`);
+      for (const s of f.series.values()) {
+        const sm = s.sample;
+        if (sm.kind === 'histogram') {
+          let cumulative = 0;
+          sm.counts.forEach((c, i) => {
+            cumulative += c;
+            const le = i < sm.bounds.length ? formatLe(sm.bounds[i]!) : '+Inf';
+            out.push(`${name}_bucket${withLabel(s.labelText, 'le', le)} ${num(cumulative)}`);
+          });
+          out.push(`${name}_sum${s.labelText} ${num(sm.sum)}`, `${name}_count${s.labelText} ${num(sm.count)}`);
+        } else {
+          const sampleName = om && f.kind === 'counter' ? `${family}_total` : name;
+          out.push(`${sampleName}${s.labelText} ${num(sm.value)}`);
+        }
+      }
+    }
+    return out.join('\n') + (out.length ? '\n' : '');
+  }
+}
+
+function escapeHelp(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function escapeValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+export function labelText(labels: Labels): string {
+  const parts = Object.keys(labels)
+    .sort()
+    .filter((k) => labels[k] !== '')
+    .map((k) => `${k}="${escapeValue(labels[k]!)}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}
+
+function withLabel(text: string, name: string, value: string): string {
+  const pair = `${name}="${escapeValue(value)}"`;
+  return text ? `${text.slice(0, -1)},${pair}}` : `{${pair}}`;
+}
+
+/** Go's float text: integers plain, +Inf/-Inf/NaN spelled as Prometheus parses them. */
+export function num(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}

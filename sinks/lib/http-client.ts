@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { got, RequestError, type Got } from 'got';
+import { PACKAGE_VERSION } from '../../engine/util/package-root.js';
+import { parseDuration } from '../../engine/util/duration.js';
+import { classifyHttp, DeliveryError } from './delivery-error.js';
+
+export interface HttpClientConfig {
+  headers?: Record<string, string>;
+  bearer_token?: string;
+  bearer_token_file?: string;
+  basic_auth?: { username: string; password?: string; password_file?: string };
+  tls?: { ca_file?: string; cert_file?: string; key_file?: string; insecure_skip_verify?: boolean };
+  timeout?: string;
+}
+
+export const USER_AGENT = `probeflow/${PACKAGE_VERSION}`;
+
+/**
+ * A got instance for one sink: auth, TLS and timeouts from config, no retries of its own
+ * (the delivery queue decides), errors turned into DeliveryErrors. Token files are read per
+ * request so a rotated Secret is picked up without a restart.
+ */
+export function httpClient(c: HttpClientConfig): { client: Got; authHeaders: () => Record<string, string> } {
+  const authHeaders = (): Record<string, string> => {
+    if (c.bearer_token_file) return { authorization: `Bearer ${readFileSync(c.bearer_token_file, 'utf8').trim()}` };
+    if (c.bearer_token) return { authorization: `Bearer ${c.bearer_token}` };
+    if (c.basic_auth) {
+      const pw = c.basic_auth.password_file ? readFileSync(c.basic_auth.password_file, 'utf8').trim() : (c.basic_auth.password ?? '');
+      return { authorization: `Basic ${Buffer.from(`${c.basic_auth.username}:${pw}`).toString('base64')}` };
+    }
+    return {};
+  };
+  const client = got.extend({
+    headers: { 'user-agent': USER_AGENT, ...(c.headers ?? {}) },
+    timeout: { request: parseDuration(c.timeout ?? '30s') },
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    https: {
+      ...(c.tls?.ca_file ? { certificateAuthority: readFileSync(c.tls.ca_file) } : {}),
+      ...(c.tls?.cert_file ? { certificate: readFileSync(c.tls.cert_file) } : {}),
+      ...(c.tls?.key_file ? { key: readFileSync(c.tls.key_file) } : {}),
+      rejectUnauthorized: !c.tls?.insecure_skip_verify,
+    },
+  });
+  return { client, authHeaders };
+}
+
+/** POSTs and maps the outcome onto the retry rules; resolves only on 2xx. */
+export async function post(client: Got, url: string, body: Buffer | string, headers: Record<string, string>, opts: { retryOn429: boolean }): Promise<string> {
+  let res;
+  try {
+    res = await client.post(url, { body, headers });
+  } catch (e) {
+    const code = e instanceof RequestError ? e.code : undefined;
+    throw new DeliveryError(`network error${code ? ` ${code}` : ''}: ${(e as Error).message}`, true);
+  }
+  if (res.statusCode >= 200 && res.statusCode < 300) return res.body;
+  const retryAfter = res.headers['retry-after'];
+  throw classifyHttp(res.statusCode, opts, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, res.body);
+}

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import protobuf from 'protobufjs';
+import snappy from 'snappy';
+import type { Sample } from '../../engine/model/sample.js';
+import { PACKAGE_ROOT } from '../../engine/util/package-root.js';
+
+/** One remote_write sample: its series' sorted labels (with __name__), value and time. */
+export interface WireSample {
+  /** Sorted by name, __name__ included, no empty values. */
+  labels: [string, string][];
+  /** Identity of the series, for grouping. */
+  key: string;
+  value: number;
+  timestamp: number;
+}
+
+const root = protobuf.parse(readFileSync(join(PACKAGE_ROOT, 'sinks', 'lib', 'remote-write.proto'), 'utf8'), { keepCase: true }).root;
+const WriteRequest = root.lookupType('prometheus.WriteRequest');
+
+/**
+ * Our samples → remote_write samples. Histograms become the classic series Prometheus
+ * exposes (_bucket with cumulative counts and le, _sum, _count); events have no remote_write
+ * form and are not accepted by the sink. Empty label values are dropped (an empty label is
+ * an absent label in Prometheus).
+ */
+export function toWireSamples(s: Sample, extraLabels: Record<string, string> = {}): WireSample[] {
+  const base: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...extraLabels, ...s.labels })) if (v !== '') base[k] = v;
+  const one = (name: string, value: number, extra?: [string, string]): WireSample => {
+    const labels: [string, string][] = [['__name__', name], ...Object.entries(base)];
+    if (extra) labels.push(extra);
+    labels.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return { labels, key: labels.map(([k, v]) => `${k}\u0001${v}`).join('\u0002'), value, timestamp: Math.round(s.timestamp) };
+  };
+  if (s.kind === 'histogram') {
+    const out: WireSample[] = [];
+    let cumulative = 0;
+    s.counts.forEach((c, i) => {
+      cumulative += c;
+      out.push(one(`${s.name}_bucket`, cumulative, ['le', i < s.bounds.length ? formatLe(s.bounds[i]!) : '+Inf']));
+    });
+    out.push(one(`${s.name}_sum`, s.sum), one(`${s.name}_count`, s.count));
+    return out;
+  }
+  return [one(s.name, s.value)];
+}
+
+/** le values as Prometheus clients write them: "0.005", "1", "+Inf". */
+export function formatLe(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+/**
+ * A WriteRequest for a batch, series in first-seen order and each series' samples in
+ * arrival order (remote_write requires per-series timestamp order), protobuf-encoded and
+ * snappy-compressed in the block format (not the framed one).
+ */
+export function encodeWriteRequest(batch: readonly WireSample[]): Buffer {
+  const series = new Map<string, { labels: { name: string; value: string }[]; samples: { value: number; timestamp: number }[] }>();
+  for (const s of batch) {
+    let ts = series.get(s.key);
+    if (!ts) series.set(s.key, (ts = { labels: s.labels.map(([name, value]) => ({ name, value })), samples: [] }));
+    ts.samples.push({ value: s.value, timestamp: s.timestamp });
+  }
+  const bytes = WriteRequest.encode(WriteRequest.fromObject({ timeseries: [...series.values()] })).finish();
+  return snappy.compressSync(Buffer.from(bytes));
+}
+
+/** The inverse, for tests and a local receiver: snappy block → WriteRequest as plain objects. */
+export function decodeWriteRequest(body: Buffer): { timeseries: { labels: { name: string; value: string }[]; samples: { value: number; timestamp: number }[] }[] } {
+  const raw = snappy.uncompressSync(body, { asBuffer: true }) as Buffer;
+  const msg = WriteRequest.decode(raw);
+  return WriteRequest.toObject(msg, { longs: Number, defaults: true }) as never;
+}

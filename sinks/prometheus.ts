@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { timingSafeEqual } from 'node:crypto';
+import type { SinkFactory } from '../engine/components/contracts.js';
+import { loadComponentSchema } from '../engine/components/load-schema.js';
+import type { PrometheusSinkConfig } from '../schemas/types.generated.js';
+import { kinds } from '../engine/model/kinds.js';
+import { parseDuration } from '../engine/util/duration.js';
+import { OPENMETRICS_CONTENT_TYPE, SeriesStore, TEXT_CONTENT_TYPE } from './lib/exposition.js';
+import { selfMetricSamples } from './lib/self-metric-samples.js';
+import { parseListen } from './lib/listen-address.js';
+
+export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
+  kind: 'sink',
+  type: 'prometheus',
+  description: 'Scrape endpoint (/metrics, text or OpenMetrics) with per-series TTL, /healthz, /readyz, optional basic auth/TLS',
+  schema: loadComponentSchema('sink', 'prometheus'),
+  accepts: () => kinds('counter', 'gauge', 'histogram'),
+  check(config) {
+    try {
+      parseListen(config.listen ?? ':9464');
+      return [];
+    } catch (e) {
+      return [{ path: ['listen'], message: (e as Error).message }];
+    }
+  },
+  create(config, ctx) {
+    const store = new SeriesStore(parseDuration(config.series_ttl ?? '5m'));
+    const path = config.path ?? '/metrics';
+    const { host, port } = parseListen(config.listen ?? ':9464');
+    let server: Server | undefined;
+    let ready = false;
+    const expected = config.basic_auth
+      ? Buffer.from(`Basic ${Buffer.from(`${config.basic_auth.username}:${config.basic_auth.password_file ? readFileSync(config.basic_auth.password_file, 'utf8').trim() : (config.basic_auth.password ?? '')}`).toString('base64')}`)
+      : undefined;
+    const authorized = (req: IncomingMessage) => {
+      if (!expected) return true;
+      const got = Buffer.from(req.headers.authorization ?? '');
+      return got.length === expected.length && timingSafeEqual(got, expected);
+    };
+
+    const handle = async (req: IncomingMessage, res: ServerResponse) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      if (url.pathname === '/readyz') return void res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+      if (url.pathname !== path) return void res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: metrics are at ${path}\n`);
+      if (!authorized(req)) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="probeflow"' }).end();
+      if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      const om = /application\/openmetrics-text/.test(req.headers.accept ?? '');
+      store.expire();
+      let body = store.render(om ? 'openmetrics' : 'text');
+      if (config.self_metrics ?? true) {
+        // The engine's own metrics through the same encoder, so both formats stay valid.
+        const self = new SeriesStore(Infinity);
+        self.update(await selfMetricSamples(ctx.metrics.registry));
+        body += self.render(om ? 'openmetrics' : 'text');
+      }
+      if (om) body += '# EOF\n';
+      res.writeHead(200, { 'content-type': om ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+
+    return {
+      start: () =>
+        new Promise<void>((resolve, reject) => {
+          const listener = (req: IncomingMessage, res: ServerResponse) =>
+            handle(req, res).catch((e) => {
+              ctx.log.error('scrape failed', { error: e });
+              if (!res.headersSent) res.writeHead(500).end();
+            });
+          server = config.tls ? createHttpsServer({ cert: readFileSync(config.tls.cert_file), key: readFileSync(config.tls.key_file) }, listener) : createHttpServer(listener);
+          server.once('error', (e: NodeJS.ErrnoException) =>
+            reject(new Error(e.code === 'EADDRINUSE' ? `listen ${config.listen ?? ':9464'}: address already in use; pick another port with listen:` : `listen ${config.listen ?? ':9464'}: ${e.message}`)),
+          );
+          server.listen(port, host, () => {
+            ready = true;
+            ctx.log.info('prometheus endpoint listening', { address: `${config.tls ? 'https' : 'http'}://${host ?? '0.0.0.0'}:${port}${path}` });
+            resolve();
+          });
+        }),
+      write(batch) {
+        store.update(batch);
+      },
+      flush: async () => {},
+      stop: () =>
+        new Promise<void>((resolve) => {
+          ready = false;
+          if (!server) return resolve();
+          server.close(() => resolve());
+          server.closeAllConnections?.();
+        }),
+    };
+  },
+};

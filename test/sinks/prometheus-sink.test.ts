@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prometheusSink } from '../../sinks/prometheus.js';
+import { waitFor } from '../helpers/cli.js';
+import { counter, gauge, hist, testContext } from '../helpers/samples.js';
+import { freePort, promQuery, startPrometheus, type RunningServer } from '../helpers/servers.js';
+
+describe('prometheus sink scraped by a real Prometheus 2.42', () => {
+  let prom: RunningServer;
+  let port: number;
+  const ctx = testContext('prom');
+  let sink: ReturnType<typeof prometheusSink.create>;
+
+  beforeAll(async () => {
+    port = await freePort();
+    sink = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}`, series_ttl: '1m' }, ctx);
+    await sink.start();
+    prom = await startPrometheus([`127.0.0.1:${port}`]);
+  });
+  afterAll(async () => {
+    await prom?.stop();
+    await sink?.stop();
+  });
+
+  it('serves values that PromQL reads back, histograms included', async () => {
+    const now = Date.now();
+    sink.write(
+      [
+        counter('probeflow_test_calls_total', 1234, now, { pid: '42', comm: 'api' }),
+        gauge('probeflow_test_queue', 7.5, now, { p: '1' }),
+        hist('probeflow_test_pause_seconds', [0.001, 0.01], [3, 4, 1], 0.02, now, { pid: '42' }),
+      ],
+      { pipeline: 'p' },
+    );
+    let calls: Awaited<ReturnType<typeof promQuery>> = [];
+    await waitFor(() => {
+      void promQuery(prom.url, 'probeflow_test_calls_total').then((r) => (calls = r));
+      return calls.length > 0;
+    }, 20_000, 'Prometheus to scrape');
+    expect(calls[0]!.metric).toMatchObject({ __name__: 'probeflow_test_calls_total', pid: '42', comm: 'api', job: 'probeflow' });
+    expect(calls[0]!.value![1]).toBe('1234');
+    expect((await promQuery(prom.url, 'probeflow_test_queue'))[0]!.value![1]).toBe('7.5');
+    const buckets = await promQuery(prom.url, 'probeflow_test_pause_seconds_bucket');
+    expect(Object.fromEntries(buckets.map((b) => [b.metric.le, b.value![1]]))).toEqual({ '0.001': '3', '0.01': '7', '+Inf': '8' });
+    expect((await promQuery(prom.url, 'histogram_quantile(0.5, probeflow_test_pause_seconds_bucket)'))[0]!.value![1]).not.toBe('NaN');
+    // The engine's own metrics are on the same endpoint.
+    expect((await promQuery(prom.url, 'probeflow_build_info'))[0]!.metric.version).toMatch(/\d+\.\d+\.\d+/);
+    expect((await promQuery(prom.url, 'up'))[0]!.value![1]).toBe('1');
+  });
+
+  it('negotiates OpenMetrics, and answers /healthz, /readyz and unknown paths', async () => {
+    const om = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+    expect(om.headers.get('content-type')).toMatch(/^application\/openmetrics-text; version=1.0.0/);
+    expect(await om.text()).toMatch(/\n# EOF\n$/);
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(text.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    const notFound = await fetch(`http://127.0.0.1:${port}/nope`);
+    expect(notFound.status).toBe(404);
+    expect(await notFound.text()).toContain('metrics are at /metrics');
+  });
+});
+
+describe('prometheus sink options', () => {
+  it('requires basic auth when configured, and a Prometheus with the credentials scrapes it', async () => {
+    const port = await freePort();
+    const sink = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}`, basic_auth: { username: 'scraper', password: 's3cret' } }, testContext('auth'));
+    await sink.start();
+    const prom = await startPrometheus([`127.0.0.1:${port}`], { basicAuth: { username: 'scraper', password: 's3cret' } });
+    try {
+      sink.write([gauge('probeflow_test_authed', 1, Date.now())], { pipeline: 'p' });
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(401);
+      const good = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Basic ${Buffer.from('scraper:s3cret').toString('base64')}` } });
+      expect(good.status).toBe(200);
+      let r: Awaited<ReturnType<typeof promQuery>> = [];
+      await waitFor(() => {
+        void promQuery(prom.url, 'probeflow_test_authed').then((x) => (r = x));
+        return r.length > 0;
+      }, 20_000, 'authenticated scrape');
+    } finally {
+      await prom.stop();
+      await sink.stop();
+    }
+  });
+
+  it('says which address is taken when the port is in use', async () => {
+    const port = await freePort();
+    const a = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}` }, testContext('a'));
+    await a.start();
+    const b = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}` }, testContext('b'));
+    await expect(b.start()).rejects.toThrow(`listen 127.0.0.1:${port}: address already in use; pick another port with listen:`);
+    await a.stop();
+  });
+});

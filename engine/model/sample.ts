@@ -60,12 +60,26 @@ export function isNumeric(s: Sample): s is NumericSample {
   return s.kind !== 'histogram';
 }
 
+/**
+ * The sorted-labels part of series keys, memoized per labels object: probes hand out one
+ * labels object per process for every read, so the sort and concatenation run once per
+ * series instead of once per sample at each stage. Labels are never mutated (Readonly).
+ */
+const labelsKeys = new WeakMap<Labels, string>();
+
+export function labelsKey(labels: Labels): string {
+  let key = labelsKeys.get(labels);
+  if (key === undefined) {
+    key = '';
+    for (const k of Object.keys(labels).sort()) key += `\u0000${k}\u0001${labels[k]}`;
+    labelsKeys.set(labels, key);
+  }
+  return key;
+}
+
 /** Stable identity of a time series: name plus sorted labels. */
 export function seriesKey(name: string, labels: Labels): string {
-  const keys = Object.keys(labels).sort();
-  let key = name;
-  for (const k of keys) key += `\u0000${k}\u0001${labels[k]}`;
-  return key;
+  return name + labelsKey(labels);
 }
 
 export function keyOf(s: Sample): string {

@@ -1,5 +1,5 @@
 import type { Labels, Sample } from '../../engine/model/sample.js';
-import { seriesKey } from '../../engine/model/sample.js';
+import { labelsKey } from '../../engine/model/sample.js';
 import { formatLe } from './remote-write-encoder.js';
 
 type Kind = 'counter' | 'gauge' | 'histogram';
@@ -42,7 +42,8 @@ export class SeriesStore {
         this.conflicts++;
         continue;
       }
-      const key = seriesKey(s.name, s.labels);
+      // Families are per name already; the memoized labels key hashes once per series.
+      const key = labelsKey(s.labels);
       const prev = f.series.get(key);
       if (prev) {
         prev.sample = s;

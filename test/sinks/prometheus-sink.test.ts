@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prometheusSink } from '../../sinks/prometheus.js';
 import { waitFor } from '../helpers/cli.js';
@@ -79,6 +84,27 @@ describe('prometheus sink options', () => {
       }, 20_000, 'authenticated scrape');
     } finally {
       await prom.stop();
+      await sink.stop();
+    }
+  });
+
+  it('serves HTTPS with the configured certificate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pf-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
+    const port = await freePort();
+    const sink = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}`, tls: { cert_file: join(dir, 'cert.pem'), key_file: join(dir, 'key.pem') } }, testContext('tls'));
+    await sink.start();
+    sink.write([gauge('probeflow_test_tls', 3, Date.now())], { pipeline: 'p' });
+    try {
+      const body = await new Promise<string>((resolve, reject) =>
+        httpsGet(`https://127.0.0.1:${port}/metrics`, { ca: readFileSync(join(dir, 'cert.pem')) }, (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => resolve(b));
+        }).on('error', reject),
+      );
+      expect(body).toContain('probeflow_test_tls 3');
+    } finally {
       await sink.stop();
     }
   });

@@ -221,6 +221,59 @@ export interface BpfObjectProbeConfig {
 }
 
 /**
+ * The Go runtime of unmodified processes, from outside: goroutine blocked time by wait reason, GC stop-the-world pauses, per-P run-queue length, non-idle Ms, heap allocation bytes, GC cycles, goroutines. Entry uprobes only; stripped binaries work.
+ */
+export interface GoRuntimeProbeConfig {
+  type: 'go_runtime';
+  /**
+   * Which processes; default: every Go process on the node (found by .go.buildinfo).
+   */
+  target?: {
+    /**
+     * A pid or a list of pids.
+     */
+    pid?: number | [number, ...number[]];
+    /**
+     * Glob on the executable path as the process sees it (* within a segment, ** across).
+     */
+    exe?: string;
+    /**
+     * Regular expression matching the whole process name (comm).
+     */
+    comm?: string;
+    /**
+     * Regular expression searched in /proc/PID/cgroup (container id, pod uid).
+     */
+    cgroup?: string;
+  };
+  /**
+   * goroutine_churn (created/exited counters) probes every goroutine start and exit and is off by default.
+   *
+   * @minItems 1
+   */
+  metrics?: [
+    'blocked' | 'gc_pauses' | 'gc_cycles' | 'runqueue' | 'm_nonidle' | 'goroutines' | 'alloc' | 'goroutine_churn',
+    ...('blocked' | 'gc_pauses' | 'gc_cycles' | 'runqueue' | 'm_nonidle' | 'goroutines' | 'alloc' | 'goroutine_churn')[]
+  ];
+  /**
+   * cheap: Go's own span accounting ((*mcache).refill, releaseAll, allocLarge), a probe hit per span; exact: every mallocgc call (µs per allocation).
+   */
+  alloc_mode?: 'cheap' | 'exact';
+  /**
+   * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+   */
+  interval?: string;
+  /**
+   * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+   */
+  rescan?: string;
+  /**
+   * Process labels on every series; namespace, pod and container are set on Kubernetes nodes when the pod is known.
+   */
+  labels?: ('pid' | 'comm' | 'exe' | 'container_id' | 'namespace' | 'pod' | 'container')[];
+}
+
+/**
  * Entry kprobes on kernel functions, counted in the kernel per process, with an optional C-ABI argument histogram. Needs a kernel with CONFIG_KPROBES.
  */
 export interface KprobeProbeConfig {

@@ -34,6 +34,7 @@ const PT_LOAD = 1;
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
 export const STT_FUNC = 2;
+export const STT_OBJECT = 1;
 export const EM_X86_64 = 62;
 export const EM_AARCH64 = 183;
 
@@ -153,6 +154,28 @@ export class ElfFile {
       }
     }
     return out;
+  }
+
+  /** A data symbol's address (STT_OBJECT) from .symtab, e.g. runtime.allp; undefined when stripped. */
+  objectSymbol(name: string): bigint | undefined {
+    for (const s of this.sections) {
+      if (s.type !== SHT_SYMTAB) continue;
+      const strtab = this.sections[s.link];
+      if (!strtab || !s.entsize) continue;
+      const data = this.sectionData(s);
+      const strings = this.sectionData(strtab);
+      for (let o = 0; o + 24 <= data.length; o += s.entsize) {
+        if ((data[o + 4]! & 0xf) !== STT_OBJECT) continue;
+        if (cstring(strings, data.readUInt32LE(o)) === name) return data.readBigUInt64LE(o + 8);
+      }
+    }
+    return undefined;
+  }
+
+  /** Lowest PT_LOAD address: what a PIE's load bias is measured from. */
+  get baseVaddr(): bigint {
+    const loads = this.segments.filter((s) => s.type === PT_LOAD).map((s) => s.vaddr);
+    return loads.length ? loads.reduce((a, b) => (b < a ? b : a)) : 0n;
   }
 
   /** The file offset a uprobe needs for a virtual address: via the PT_LOAD segment holding it. */

@@ -1,0 +1,313 @@
+/* Go runtime internals from outside, with entry uprobes only (uretprobes crash Go).
+ * One program; the BPF cookie of each attachment says which runtime function it sits on.
+ * Per-process struct offsets come from user space (they differ between Go versions).
+ *
+ *   park/wake      gopark → casgstatus(_Gwaiting→_Grunnable): blocked time by wait reason
+ *   stw            stopTheWorldWithSema → startTheWorldWithSema: pause histogram by phase
+ *   gc             gcMarkTermination: one per completed GC cycle
+ *   goroutines     newproc1 (created), goexit1 (exited)
+ *   alloc, cheap   (*mcache).refill + releaseAll + allocLarge: Go's own heap accounting
+ *   alloc, exact   mallocgc: every allocation's size (rounded to size classes in user space)
+ */
+#include "common.h"
+
+enum point {
+  P_PARK = 0,
+  P_WAKE = 1,
+  P_STW_STOP = 2,
+  P_STW_START = 3,
+  P_GC_MARK_TERM = 4,
+  P_NEWPROC = 5,
+  P_GOEXIT = 6,
+  P_MALLOC = 7,
+  P_REFILL = 8,
+  P_RELEASE_ALL = 9,
+  P_ALLOC_LARGE = 10,
+};
+
+enum counter {
+  C_GC_CYCLES = 0,
+  C_GOROUTINES_CREATED = 1,
+  C_GOROUTINES_EXITED = 2,
+  C_ALLOC_BYTES_SPANS = 3,   /* cheap mode: small (refill/releaseAll) + large */
+  C_ALLOC_BYTES_LARGE = 4,   /* exact mode: allocations > 32 KiB, rounded to pages */
+  C_MALLOC_CALLS = 5,
+};
+
+#define G_WAITING 4
+#define G_RUNNABLE 1
+#define NUM_SPAN_CLASSES 136
+#define MAX_SMALL_SIZE 32768
+#define PAGE_SIZE 8192
+
+struct go_proc {
+  __u32 goid_off;          /* g.goid */
+  __u32 mcache_alloc_off;  /* mcache.alloc */
+  __u32 span_count_off;    /* mspan.allocCount (uint16) */
+  __u32 span_before_off;   /* mspan.allocCountBeforeCache (uint16) */
+  __u32 stw_reason;        /* 1 when stopTheWorldWithSema takes a reason (Go >= 1.21) */
+  __u32 pad;
+};
+
+struct parked_key {
+  __u32 tgid;
+  __u32 pad;
+  __u64 goid;
+};
+
+struct parked_val {
+  __u64 ts;
+  __u32 reason;
+  __u32 pad;
+};
+
+struct reason_key {
+  __u32 tgid;
+  __u32 reason;
+};
+
+struct blocked_val {
+  __u64 ns;
+  __u64 count;
+};
+
+struct stw_open {
+  __u64 ts;
+  __u32 reason;
+  __u32 pad;
+};
+
+struct stw_key {
+  __u32 tgid;
+  __u32 phase; /* 0 unknown (Go < 1.21), 1 mark termination, 2 sweep termination, 3 other */
+};
+
+struct stw_val {
+  __u64 count;
+  __u64 sum_ns;
+  __u64 hist[HIST_SLOTS];
+};
+
+struct counter_key {
+  __u32 tgid;
+  __u32 what;
+};
+
+struct size_key {
+  __u32 tgid;
+  __u32 size;
+  __u32 noscan;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, struct go_proc);
+} procs SEC(".maps");
+
+/* LRU: a goroutine parked forever must not pin an entry for good. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 262144);
+  __type(key, struct parked_key);
+  __type(value, struct parked_val);
+} parked SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct reason_key);
+  __type(value, struct blocked_val);
+} blocked SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, struct stw_open);
+} stw_open SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct stw_key);
+  __type(value, struct stw_val);
+} stw SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct stw_val);
+} zero_stw SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct counter_key);
+  __type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 131072);
+  __type(key, struct size_key);
+  __type(value, __u64);
+} alloc_sizes SEC(".maps");
+
+/* class_to_size of Go's size classes (identical in 1.19–1.24), filled by user space. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 68);
+  __type(key, __u32);
+  __type(value, __u32);
+} class_size SEC(".maps");
+
+static __always_inline void count(__u32 tgid, __u32 what, __u64 n) {
+  struct counter_key k = {.tgid = tgid, .what = what};
+  __u64 *v = bpf_map_lookup_elem(&counters, &k);
+  if (v) {
+    *v += n;
+    return;
+  }
+  bpf_map_update_elem(&counters, &k, &n, BPF_NOEXIST);
+}
+
+static __always_inline __u64 read_u64(__u64 addr) {
+  __u64 v = 0;
+  bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+  return v;
+}
+
+static __always_inline __u32 read_u16(__u64 addr) {
+  __u16 v = 0;
+  bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+  return v;
+}
+
+/* Slots of a cached span used since it was cached, times its object size: what Go adds to
+ * smallAllocCount in refill and releaseAll. */
+static __always_inline __u64 span_bytes(struct go_proc *cfg, __u64 cache, __u32 spc) {
+  if (!cfg->mcache_alloc_off) return 0; /* unknown Go version: no span accounting */
+  __u64 span = read_u64(cache + cfg->mcache_alloc_off + (__u64)spc * 8);
+  if (!span) return 0;
+  __u32 used = read_u16(span + cfg->span_count_off) - read_u16(span + cfg->span_before_off);
+  __u32 cls = spc >> 1;
+  __u32 *size = bpf_map_lookup_elem(&class_size, &cls);
+  if (!size || (used & 0x8000)) return 0;
+  return (__u64)used * *size;
+}
+
+SEC("uprobe")
+int on_go(struct pt_regs *ctx) {
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  __u32 tgid = pid_tgid >> 32;
+  struct go_proc *cfg = bpf_map_lookup_elem(&procs, &tgid);
+  if (!cfg) return 0;
+  __u64 now = bpf_ktime_get_ns();
+
+  switch (bpf_get_attach_cookie(ctx)) {
+    case P_PARK: {
+      if (!cfg->goid_off) break; /* unknown Go version: no blocked time */
+      /* gopark(unlockf, lock, reason waitReason, …): reason in CL; the parking g in R14. */
+      struct parked_key k = {.tgid = tgid, .goid = read_u64(ctx->r14 + cfg->goid_off)};
+      struct parked_val v = {.ts = now, .reason = ctx->cx & 0xff};
+      bpf_map_update_elem(&parked, &k, &v, BPF_ANY);
+      break;
+    }
+    case P_WAKE: {
+      /* casgstatus(gp RAX, oldval EBX, newval ECX) */
+      if (!cfg->goid_off || (ctx->bx & 0xffffffff) != G_WAITING || (ctx->cx & 0xffffffff) != G_RUNNABLE) break;
+      struct parked_key k = {.tgid = tgid, .goid = read_u64(ctx->ax + cfg->goid_off)};
+      struct parked_val *p = bpf_map_lookup_elem(&parked, &k);
+      if (!p) break;
+      struct reason_key rk = {.tgid = tgid, .reason = p->reason};
+      __u64 d = now - p->ts;
+      bpf_map_delete_elem(&parked, &k);
+      struct blocked_val *b = bpf_map_lookup_elem(&blocked, &rk);
+      if (b) {
+        b->ns += d;
+        b->count++;
+      } else {
+        struct blocked_val init = {.ns = d, .count = 1};
+        bpf_map_update_elem(&blocked, &rk, &init, BPF_NOEXIST);
+      }
+      break;
+    }
+    case P_STW_STOP: {
+      struct stw_open o = {.ts = now, .reason = cfg->stw_reason ? (ctx->ax & 0xff) : 0};
+      bpf_map_update_elem(&stw_open, &tgid, &o, BPF_ANY);
+      break;
+    }
+    case P_STW_START: {
+      struct stw_open *o = bpf_map_lookup_elem(&stw_open, &tgid);
+      if (!o) break;
+      __u64 d = now - o->ts;
+      __u32 r = o->reason;
+      bpf_map_delete_elem(&stw_open, &tgid);
+      struct stw_key k = {.tgid = tgid, .phase = !cfg->stw_reason ? 0 : r == 1 ? 1 : r == 2 ? 2 : 3};
+      struct stw_val *v = bpf_map_lookup_elem(&stw, &k);
+      if (!v) {
+        __u32 zk = 0;
+        struct stw_val *zero = bpf_map_lookup_elem(&zero_stw, &zk);
+        if (!zero) break;
+        bpf_map_update_elem(&stw, &k, zero, BPF_NOEXIST);
+        v = bpf_map_lookup_elem(&stw, &k);
+        if (!v) break;
+      }
+      __sync_fetch_and_add(&v->count, 1);
+      __sync_fetch_and_add(&v->sum_ns, d);
+      __u32 slot = log2_slot(d);
+      if (slot < HIST_SLOTS) __sync_fetch_and_add(&v->hist[slot], 1);
+      break;
+    }
+    case P_GC_MARK_TERM:
+      count(tgid, C_GC_CYCLES, 1);
+      break;
+    case P_NEWPROC:
+      count(tgid, C_GOROUTINES_CREATED, 1);
+      break;
+    case P_GOEXIT:
+      count(tgid, C_GOROUTINES_EXITED, 1);
+      break;
+    case P_MALLOC: {
+      /* mallocgc(size RAX, typ RBX, needzero CL): noscan when typ is nil or has no pointers. */
+      __u64 size = ctx->ax;
+      if (!size) break;
+      count(tgid, C_MALLOC_CALLS, 1);
+      if (size > MAX_SMALL_SIZE) {
+        count(tgid, C_ALLOC_BYTES_LARGE, (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
+        break;
+      }
+      __u64 typ = ctx->bx;
+      struct size_key k = {.tgid = tgid, .size = size, .noscan = !typ || !read_u64(typ + 8)};
+      __u64 *c = bpf_map_lookup_elem(&alloc_sizes, &k);
+      if (c) (*c)++;
+      else {
+        __u64 one = 1;
+        bpf_map_update_elem(&alloc_sizes, &k, &one, BPF_NOEXIST);
+      }
+      break;
+    }
+    case P_REFILL:
+      /* (*mcache).refill(c RAX, spc BL) */
+      count(tgid, C_ALLOC_BYTES_SPANS, span_bytes(cfg, ctx->ax, ctx->bx & 0xff));
+      break;
+    case P_RELEASE_ALL: {
+      __u64 total = 0;
+      for (__u32 spc = 0; spc < NUM_SPAN_CLASSES; spc++) total += span_bytes(cfg, ctx->ax, spc);
+      count(tgid, C_ALLOC_BYTES_SPANS, total);
+      break;
+    }
+    case P_ALLOC_LARGE: {
+      /* (*mcache).allocLarge(c RAX, size RBX, …): Go counts whole pages. */
+      __u64 size = ctx->bx;
+      count(tgid, C_ALLOC_BYTES_SPANS, (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
+      break;
+    }
+  }
+  return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,205 @@
+import { Observable } from 'rxjs';
+import type { ProbeFactory } from '../engine/components/contracts.js';
+import { loadComponentSchema } from '../engine/components/load-schema.js';
+import type { GoRuntimeProbeConfig } from '../schemas/types.generated.js';
+import { requireFeature } from '../engine/bpf/kernel-features.js';
+import type { Labels, Sample, SampleKind } from '../engine/model/sample.js';
+import { BinarySymbols } from './lib/binary-symbols.js';
+import { GoRuntimeMaps, POINTS, type GoProcess, type PointName } from './lib/go/go-runtime-reader.js';
+import { goOffsets, SUPPORTED_GO_MINORS, type GoOffsets } from './lib/go/offsets.js';
+import { ProcessMemory } from './lib/go/process-memory.js';
+import { readRuntimeGauges } from './lib/go/runtime-gauges.js';
+import { findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
+import { ElfFile } from './lib/elf-file.js';
+import { ProcessLabeler } from './lib/process-labels.js';
+import type { ProcessInfo } from './lib/processes.js';
+import { scanOptions } from './lib/scan-options.js';
+import { watchTargets } from './lib/target.js';
+
+const DEFAULT_METRICS = ['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc'];
+
+/** What one Go binary (inode) needs: its symbols, version, offsets, and the links placed in it. */
+interface GoBinary {
+  version: string;
+  minor: number;
+  offsets?: GoOffsets;
+  globals?: RuntimeGlobals;
+  links: number[];
+  pids: Set<number>;
+}
+
+interface Tracked extends GoProcess {
+  binaryId: string;
+  mem?: ProcessMemory;
+  globals?: RuntimeGlobals;
+  offsets?: GoOffsets;
+}
+
+export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
+  kind: 'probe',
+  type: 'go_runtime',
+  description: 'Go runtime internals of unmodified (even stripped) Go processes: blocked time, STW pauses, run queues, Ms, allocation',
+  schema: loadComponentSchema('probe', 'go_runtime'),
+  emits(config) {
+    const m = new Set(config.metrics ?? DEFAULT_METRICS);
+    const k = new Set<SampleKind>();
+    if (m.has('blocked') || m.has('gc_cycles') || m.has('alloc') || m.has('goroutine_churn')) k.add('counter');
+    if (m.has('runqueue') || m.has('m_nonidle') || m.has('goroutines')) k.add('gauge');
+    if (m.has('gc_pauses')) k.add('histogram');
+    k.add('gauge'); // go_info
+    return k;
+  },
+  create(config, ctx) {
+    const metrics = new Set(config.metrics ?? DEFAULT_METRICS);
+    const allocMode = config.alloc_mode ?? 'cheap';
+    const { intervalMs, rescanMs, labels: which } = scanOptions(config);
+    const points: PointName[] = [];
+    if (metrics.has('blocked')) points.push('park', 'wake');
+    if (metrics.has('gc_pauses')) points.push('stwStop', 'stwStart');
+    if (metrics.has('gc_cycles')) points.push('gcMarkTerm');
+    if (metrics.has('goroutine_churn')) points.push('newproc', 'goexit');
+    if (metrics.has('alloc')) points.push(...(allocMode === 'exact' ? (['malloc'] as const) : (['refill', 'releaseAll', 'allocLarge'] as const)));
+
+    return {
+      samples: () =>
+        new Observable<Sample[]>((subscriber) => {
+          requireFeature('uprobe');
+          const maps = new GoRuntimeMaps();
+          const labeler = new ProcessLabeler(which, ctx.pods);
+          const binaries = new Map<string, GoBinary>();
+          const notGo = new Set<string>();
+          const tracked = new Map<number, Tracked>();
+
+          const binaryOf = (p: ProcessInfo): GoBinary | undefined => {
+            const known = binaries.get(p.binaryId);
+            if (known || notGo.has(p.binaryId)) return known;
+            const path = `/proc/${p.pid}/exe`;
+            let symbols: BinarySymbols;
+            try {
+              symbols = BinarySymbols.open(path);
+            } catch (e) {
+              notGo.add(p.binaryId);
+              ctx.log.debug('not probing: unreadable binary', { exe: p.exe, error: e });
+              return undefined;
+            }
+            const ver = symbols.goVersion;
+            if (!symbols.go || !ver) {
+              notGo.add(p.binaryId);
+              if (config.target) ctx.log.warn('target is not a Go binary (no .go.buildinfo); skipped', { exe: p.exe, pid: p.pid });
+              return undefined;
+            }
+            const offsets = goOffsets(ver[0], ver[1]);
+            if (!offsets) {
+              ctx.log.warn(`${symbols.go.version} has no offset table here: blocked time, run queues, Ms, goroutines and cheap alloc are off for it; GC cycles, pauses and exact alloc still work`, {
+                exe: p.exe,
+                supported: SUPPORTED_GO_MINORS.map((m) => `go1.${m}`).join(', '),
+              });
+            }
+            const links: number[] = [];
+            for (const name of points) {
+              const { cookie, symbol } = POINTS[name];
+              try {
+                const f = symbols.resolve(symbol);
+                links.push(maps.obj.attachUprobe('on_go', path, f.fileOffset + f.attachDelta, -1, cookie));
+              } catch (e) {
+                ctx.log.warn('Go runtime probe point not attached; its metric will be missing', { exe: p.exe, symbol, error: e });
+              }
+            }
+            let globals: RuntimeGlobals | undefined;
+            try {
+              globals = findRuntimeGlobals(path, symbols);
+            } catch {
+              globals = undefined;
+            }
+            if (!globals && (metrics.has('runqueue') || metrics.has('m_nonidle'))) ctx.log.warn('runtime.sched/allp not found: no run-queue or M gauges for this binary', { exe: p.exe });
+            const b: GoBinary = { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), links, pids: new Set() };
+            binaries.set(p.binaryId, b);
+            ctx.log.info('Go runtime probes attached', { exe: p.exe, go: b.version, points: links.length, globals: globals?.source ?? 'none' });
+            return b;
+          };
+
+          const untrack = (pid: number) => {
+            const t = tracked.get(pid);
+            if (!t) return;
+            tracked.delete(pid);
+            labeler.delete(pid);
+            t.mem?.close();
+            maps.removeProcess(pid);
+            const b = binaries.get(t.binaryId);
+            if (b && b.pids.delete(pid) && b.pids.size === 0) {
+              for (const l of b.links) maps.obj.detach(l);
+              binaries.delete(t.binaryId);
+            }
+          };
+
+          const track = (p: ProcessInfo) => {
+            const b = binaryOf(p);
+            if (!b) return;
+            let mem: ProcessMemory | undefined;
+            let globals = b.globals;
+            if (globals && b.offsets) {
+              try {
+                const elf = ElfFile.open(`/proc/${p.pid}/exe`);
+                const base = elf.baseVaddr;
+                elf.close();
+                mem = new ProcessMemory(p.pid, ProcessMemory.loadBias(p.pid, base));
+                readRuntimeGauges(mem, globals, b.offsets); // validates addresses and offsets once
+              } catch (e) {
+                ctx.log.warn('cannot read the Go scheduler state of this process; no run-queue/M gauges', { pid: p.pid, error: e });
+                mem?.close();
+                mem = undefined;
+                globals = undefined;
+              }
+            }
+            b.pids.add(p.pid);
+            labeler.set(p);
+            maps.addProcess(p.pid, b.offsets);
+            tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, binaryId: p.binaryId, ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
+            ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe, go: b.version });
+          };
+
+          const emit = () => {
+            const now = Date.now();
+            for (const t of tracked.values()) t.labels = labeler.get(t.pid) ?? {};
+            const batch = maps.read(tracked, { allocMode, metrics }, now);
+            for (const t of tracked.values()) {
+              const b = binaries.get(t.binaryId);
+              batch.push({ kind: 'gauge', name: 'go_info', labels: { ...t.labels, version: b?.version ?? '' }, timestamp: now, value: 1, help: 'Go version of a probed process' });
+              if (!t.mem || !t.globals || !t.offsets) continue;
+              try {
+                const g = readRuntimeGauges(t.mem, t.globals, t.offsets);
+                if (metrics.has('runqueue')) g.runq.forEach((n, i) => batch.push({ kind: 'gauge', name: 'go_sched_p_local_queue_length', labels: { ...t.labels, p: String(i) }, timestamp: now, value: n, help: 'Goroutines in each P’s local run queue (runnext included)' }));
+                if (metrics.has('m_nonidle')) batch.push({ kind: 'gauge', name: 'go_sched_m_nonidle_count', labels: t.labels, timestamp: now, value: g.nonIdleMs, help: 'OS threads (Ms) not idle: mcount − nmidle − nmidlelocked − nmsys' });
+                if (metrics.has('goroutines') && g.goroutines !== undefined) batch.push({ kind: 'gauge', name: 'go_goroutines', labels: t.labels, timestamp: now, value: g.goroutines, help: 'Live goroutines, as runtime.gcount() counts them' });
+              } catch {
+                // The process is exiting; the next rescan removes it.
+              }
+            }
+            if (batch.length) subscriber.next(batch);
+          };
+
+          const targets = watchTargets(config.target ?? {}, rescanMs).subscribe({
+            next: ({ added, removed }) => {
+              if (removed.length) emit();
+              for (const p of removed) untrack(p.pid);
+              for (const p of added) track(p);
+            },
+            error: (e) => subscriber.error(e),
+          });
+          const timer = setInterval(() => {
+            try {
+              emit();
+            } catch (e) {
+              subscriber.error(e);
+            }
+          }, intervalMs);
+          return () => {
+            clearInterval(timer);
+            targets.unsubscribe();
+            for (const t of tracked.values()) t.mem?.close();
+            maps.close();
+          };
+        }),
+    };
+  },
+};

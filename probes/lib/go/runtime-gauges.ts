@@ -1,0 +1,45 @@
+import type { GoOffsets } from './offsets.js';
+import type { ProcessMemory } from './process-memory.js';
+import type { RuntimeGlobals } from './runtime-globals.js';
+
+export interface RuntimeGauges {
+  /** Local run-queue length of each P, by P index (runnext counts as one). */
+  runq: number[];
+  /** Ms running or spinning: mcount − idle − idle-locked − system (as runtime.checkdead counts). */
+  nonIdleMs: number;
+  /** runtime.gcount(): all Gs − free Gs − system Gs; undefined without allglen. */
+  goroutines?: number;
+}
+
+/**
+ * One consistent-enough read of the scheduler state. Go updates these fields without locks
+ * we can take, so each value is a snapshot, as runtime.gcount() itself says of its own.
+ */
+export function readRuntimeGauges(mem: ProcessMemory, g: RuntimeGlobals, o: GoOffsets): RuntimeGauges {
+  const sched = mem.read(g.sched, 256);
+  const i32 = (off: number) => sched.readInt32LE(off);
+  const mcount = i32(o.schedMnext) - i32(o.schedNmfreed);
+  const nonIdleMs = mcount - i32(o.schedNmidle) - i32(o.schedNmidlelocked) - i32(o.schedNmsys);
+
+  const allp = mem.read(g.allp, 16);
+  const ptr = allp.readBigUInt64LE(0);
+  const len = Number(allp.readBigUInt64LE(8));
+  if (len < 0 || len > 4096) throw new Error(`runtime.allp has ${len} entries: wrong address or offsets`);
+  const ps = len ? mem.readAt(ptr, len * 8) : Buffer.alloc(0);
+  const runq: number[] = [];
+  let freeInPs = 0;
+  for (let i = 0; i < len; i++) {
+    const p = ps.readBigUInt64LE(i * 8);
+    if (!p) continue;
+    const head = mem.readAt(p + BigInt(o.pRunqhead), 8);
+    const runnext = mem.readAt(p + BigInt(o.pRunnext), 8).readBigUInt64LE(0);
+    runq[i] = ((head.readUInt32LE(4) - head.readUInt32LE(0)) >>> 0) + (runnext ? 1 : 0);
+    if (o.pGfreeN !== undefined) freeInPs += mem.readAt(p + BigInt(o.pGfreeN), 4).readInt32LE(0);
+  }
+  let goroutines: number | undefined;
+  if (g.allglen !== undefined && o.schedGfreeN !== undefined && o.pGfreeN !== undefined) {
+    const allglen = Number(mem.u64(g.allglen));
+    goroutines = Math.max(1, allglen - i32(o.schedGfreeN) - sched.readUInt32LE(o.schedNgsys) - freeInPs);
+  }
+  return { runq, nonIdleMs, ...(goroutines !== undefined ? { goroutines } : {}) };
+}

@@ -24,5 +24,10 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm ci --no-audit --no-fund
 fi
 
+# Go 1.21–1.24 for the Go runtime version matrix (Debian backports/trixie, into .cache/go).
+if [[ "${PROBEFLOW_SKIP_GO_MATRIX:-}" != 1 ]]; then
+  bash scripts/fetch-go-toolchains.sh || echo "setup: could not fetch Go toolchains; the Go version matrix tests will fail and say so" >&2
+fi
+
 echo "setup: building" >&2
 npm run --silent build

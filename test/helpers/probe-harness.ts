@@ -1,6 +1,7 @@
 import type { PodLookup, ProbeFactory } from '../../engine/components/contracts.js';
 import type { Sample } from '../../engine/model/sample.js';
 import { SelfMetrics } from '../../engine/runtime/self-metrics.js';
+import { seriesKey } from '../../engine/model/sample.js';
 import { createLogger } from '../../engine/util/log.js';
 import { waitFor } from './cli.js';
 
@@ -23,13 +24,21 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
     next: (batch) => {
       for (const s of batch) {
         if (s.kind === 'event') events.push(s);
-        else latest.set(`${s.name}|${s.labels.pid ?? ''}`, s);
+        else latest.set(seriesKey(s.name, s.labels), s);
       }
     },
     error: (e) => (error = e),
   });
-  const value = (name: string, pid: number | string) => {
-    const s = latest.get(`${name}|${pid}`);
+  /** Every series named `name` of process `pid` (other labels may tell them apart). */
+  const series = (name: string, pid: number | string) => [...latest.values()].filter((s) => s.name === name && s.labels.pid === String(pid));
+  /** The value of the one series `name` of `pid`; throws if other labels split it into several. */
+  const one = (name: string, pid: number | string, extra: Record<string, string> = {}) => {
+    const found = series(name, pid).filter((s) => Object.entries(extra).every(([k, v]) => s.labels[k] === v));
+    if (found.length > 1) throw new Error(`${name}{pid=${pid}} has ${found.length} series; say which with labels`);
+    return found[0];
+  };
+  const value = (name: string, pid: number | string, extra: Record<string, string> = {}) => {
+    const s = one(name, pid, extra);
     return s && s.kind !== 'histogram' ? s.value : undefined;
   };
   return {
@@ -40,7 +49,8 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
     get error() {
       return error;
     },
-    sample: (name: string, pid: number | string) => latest.get(`${name}|${pid}`),
+    series,
+    sample: (name: string, pid: number | string, extra: Record<string, string> = {}) => one(name, pid, extra),
     /** Waits until the probe tracks `pid` (attached, pid filter set). */
     tracking: (pid: number) => waitFor(() => logs.some((l) => l.msg === 'tracking process' && l.fields.pid === pid) || error !== undefined, 10_000, `probe to track pid ${pid}`),
     waitValue: (name: string, pid: number | string, want: number) =>

@@ -26,6 +26,18 @@ export function buildC(): string {
 
 export type GoFlavour = 'plain' | 'stripped' | 'pie';
 
+/** Builds a Go program under test/workloads/<dir> with a given toolchain and flavour, cached. */
+export function buildGoProgram(dir: string, flavour: GoFlavour, tc: { version: string; go: string; env: NodeJS.ProcessEnv }): string {
+  const src = join(SRC, dir);
+  return cached(`${dir}-go${tc.version}-${flavour}`, [join(src, 'main.go'), join(src, 'go.mod')], (out) => {
+    const extra = flavour === 'stripped' ? ['-ldflags=-s -w'] : flavour === 'pie' ? ['-buildmode=pie'] : [];
+    execFileSync(tc.go, ['build', '-o', out, ...extra, '.'], {
+      cwd: src,
+      env: { ...process.env, ...tc.env, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, `gocache-${tc.version}`), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: '0' },
+    });
+  });
+}
+
 export function buildGo(flavour: GoFlavour, goBin = 'go'): string {
   const dir = join(SRC, 'go-calls');
   const args = ['build', '-o'];

@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { goRuntimeProbe } from '../../probes/go-runtime.js';
+import { waitFor } from '../helpers/cli.js';
+import { goToolchains } from '../helpers/go-toolchains.js';
+import { settledKernelObjects } from '../helpers/kernel-objects.js';
+import { runProbe } from '../helpers/probe-harness.js';
+import { buildGoProgram, type GoFlavour } from '../helpers/workloads.js';
+
+interface Snapshot {
+  phase: string;
+  allocs_bytes: number;
+  gc_cycles: number;
+  pause_count: number;
+  pause_counts: number[];
+  pause_buckets: number[];
+  goroutines: number;
+  waited_seconds: Record<'sleep' | 'chan receive' | 'mutex', number>;
+}
+
+/** The workload's stdin/stdout protocol (see test/workloads/go-fidelity/main.go). */
+function startFidelity(bin: string) {
+  const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GOMAXPROCS: '2' } });
+  const phases = new Map<string, Snapshot>();
+  let buf = '';
+  child.stdout!.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.startsWith('{')) {
+        const s = JSON.parse(line) as Snapshot;
+        phases.set(s.phase, s);
+      }
+    }
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    pid: child.pid!,
+    phase: async (name: string) => {
+      await waitFor(() => phases.has(name), 60_000, `workload phase ${name}`);
+      return phases.get(name)!;
+    },
+    next: () => child.stdin!.write('\n'),
+    finish: async () => {
+      child.stdin!.end('\n');
+      await exited;
+    },
+  };
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
+  afterAll(async () => {
+    expect(await settledKernelObjects()).toEqual({ programs: 0, links: 0 });
+  });
+
+  const toolchains = goToolchains();
+  it('has the Go version matrix to test (1.19 and 1.21–1.24; run scripts/fetch-go-toolchains.sh)', () => {
+    expect(toolchains.map((t) => t.version)).toEqual(['1.19', '1.21', '1.22', '1.23', '1.24']);
+  });
+
+  for (const tc of toolchains) {
+    for (const flavour of ['plain', 'stripped'] as GoFlavour[]) {
+      it(`Go ${tc.version} (${flavour}): GC cycles and pauses exact, allocation within bounds, blocked time within 10%, gauges plausible`, async () => {
+        const bin = buildGoProgram('go-fidelity', flavour, tc);
+        const w = startFidelity(bin);
+        const ready = await w.phase('ready');
+        const fast = { target: { pid: w.pid }, interval: '200ms', rescan: '50ms' };
+        const cheap = runProbe(goRuntimeProbe, fast);
+        const exact = runProbe(goRuntimeProbe, { ...fast, metrics: ['alloc'], alloc_mode: 'exact' });
+        try {
+          await cheap.tracking(w.pid);
+          await exact.tracking(w.pid);
+          w.next();
+          const done = await w.phase('done');
+          const cycles = done.gc_cycles - ready.gc_cycles;
+          await cheap.waitValue('go_gc_cycles_total', w.pid, cycles);
+
+          // Allocation: the runtime's own count, since the probe attached.
+          const allocs = done.allocs_bytes - ready.allocs_bytes;
+          await waitFor(() => (exact.value('go_mem_alloc_bytes_total', w.pid) ?? 0) >= allocs * 0.99, 5000, 'exact alloc to settle');
+          const exactErr = (exact.value('go_mem_alloc_bytes_total', w.pid)! - allocs) / allocs;
+          const cheapErr = (cheap.value('go_mem_alloc_bytes_total', w.pid)! - allocs) / allocs;
+          console.log(`go${tc.version} ${flavour}: allocs ${allocs} B; exact ${(exactErr * 100).toFixed(3)}%, cheap ${(cheapErr * 100).toFixed(3)}%`);
+          expect(Math.abs(exactErr)).toBeLessThan(0.01);
+          expect(Math.abs(cheapErr)).toBeLessThan(0.01);
+
+          // Stop-the-world pauses: two per cycle, each counted once, distribution within a log2 bucket.
+          const pauses = cheap.series('go_gc_pause_seconds', w.pid);
+          const ours = sum(pauses.map((s) => (s.kind === 'histogram' ? s.count : 0)));
+          expect(ours).toBe(done.pause_count - ready.pause_count);
+          if (Number(tc.version.split('.')[1]) >= 21) expect(new Set(pauses.map((p) => p.labels.phase))).toEqual(new Set(['mark_termination', 'sweep_termination']));
+          const ourMedian = medianUpper(pauses);
+          const goMedian = goMedianUpper(ready, done);
+          expect(ourMedian / goMedian).toBeGreaterThanOrEqual(0.5);
+          expect(ourMedian / goMedian).toBeLessThanOrEqual(2);
+
+          // Blocked time by reason, against how long the workload's goroutines timed their own waits.
+          const minor = Number(tc.version.split('.')[1]);
+          const secs = (reason: string) => cheap.value('go_sched_goroutines_blocked_seconds_total', w.pid, { reason }) ?? 0;
+          const mutexReason = minor >= 20 ? 'sync.Mutex.Lock' : 'semacquire';
+          const truth = done.waited_seconds;
+          console.log(`go${tc.version} ${flavour}: sleep ${secs('sleep').toFixed(3)}/${truth.sleep.toFixed(3)} s, chan receive ${secs('chan receive').toFixed(3)}/${truth['chan receive'].toFixed(3)} s, ${mutexReason} ${secs(mutexReason).toFixed(3)}/${truth.mutex.toFixed(3)} s (probe/workload)`);
+          for (const [reason, known] of [['sleep', truth.sleep], ['chan receive', truth['chan receive']], [mutexReason, truth.mutex]] as const) {
+            // Before 1.20 a mutex wait is "semacquire", which WaitGroup.Wait in main adds to.
+            const upper = reason === 'semacquire' ? known * 1.1 + 0.7 : known * 1.1;
+            expect(secs(reason), reason).toBeGreaterThan(known * 0.9);
+            expect(secs(reason), reason).toBeLessThan(upper);
+          }
+
+          // Burst: every P busy, 200 goroutines runnable behind them.
+          w.next();
+          await w.phase('burst');
+          const queued = () => sum(cheap.series('go_sched_p_local_queue_length', w.pid).map((s) => (s.kind === 'gauge' ? s.value : 0)));
+          await waitFor(() => queued() >= 50, 10_000, `local run queues to fill (saw ${queued()})`);
+          expect(cheap.value('go_sched_m_nonidle_count', w.pid)).toBeGreaterThanOrEqual(2);
+          w.next();
+          const final = await w.phase('final');
+          if (flavour === 'plain') {
+            await waitFor(() => Math.abs((cheap.value('go_goroutines', w.pid) ?? -99) - final.goroutines) <= 2, 10_000, `go_goroutines ≈ ${final.goroutines} (saw ${cheap.value('go_goroutines', w.pid)})`);
+          } else {
+            // Stripped: runtime.allglen has no symbol; the gauge is omitted rather than guessed.
+            expect(cheap.value('go_goroutines', w.pid)).toBeUndefined();
+          }
+          expect(cheap.error).toBeUndefined();
+          expect(exact.error).toBeUndefined();
+        } finally {
+          cheap.stop();
+          exact.stop();
+          await w.finish();
+        }
+      }, 120_000);
+    }
+  }
+});
+
+/** Upper bound of the bucket holding the median pause, from our histograms. */
+function medianUpper(hists: { kind: string }[]): number {
+  const hs = hists as { bounds: number[]; counts: number[] }[];
+  const bounds = hs[0]!.bounds;
+  const counts = bounds.map((_, i) => sum(hs.map((h) => h.counts[i]!)));
+  const total = sum(hs.map((h) => sum(h.counts)));
+  let acc = 0;
+  for (let i = 0; i < counts.length; i++) {
+    acc += counts[i]!;
+    if (acc * 2 >= total) return bounds[i]!;
+  }
+  return bounds[bounds.length - 1]!;
+}
+
+/** Upper bound of the bucket holding the median pause, from Go's own histogram delta. */
+function goMedianUpper(ready: Snapshot, done: Snapshot): number {
+  const counts = done.pause_counts.map((c, i) => c - (ready.pause_counts[i] ?? 0));
+  const total = sum(counts);
+  let acc = 0;
+  for (let i = 0; i < counts.length; i++) {
+    acc += counts[i]!;
+    if (acc * 2 >= total) return done.pause_buckets[i + 1]!;
+  }
+  return done.pause_buckets[done.pause_buckets.length - 1]!;
+}

@@ -1,0 +1,3 @@
+module probeflow.test/gofidelity
+
+go 1.17

@@ -1,0 +1,161 @@
+// Fidelity workload for the go_runtime probe. It does known work in phases, each started by
+// a line on stdin, and prints its own runtime/metrics as JSON lines so the test can compare
+// what the probe measured from outside with what the runtime says of itself.
+//
+//	ready      → prints {"phase":"ready", metrics…}; waits for a line
+//	work       → sleeps, channel waits, mutex waits, known allocations, GCs; prints "done" + metrics
+//	burst      → holds every P busy with runnable goroutines queued behind; prints "burst"; waits
+//	release    → lets the burst finish; prints "final" + metrics; waits for a line to exit
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	waiters  = 40
+	waitTime = 300 * time.Millisecond
+)
+
+var keep [][]byte
+
+// Wall time the workload's goroutines spent in each kind of wait, measured by themselves:
+// the ground truth for blocked time (a nominal 300 ms sleep lasts longer on a busy machine).
+var waitedNs = map[string]*int64{"sleep": new(int64), "chan receive": new(int64), "mutex": new(int64)}
+
+func timed(kind string, f func()) {
+	t := time.Now()
+	f()
+	atomic.AddInt64(waitedNs[kind], int64(time.Since(t)))
+}
+
+type node struct {
+	next *node
+	pad  [120]byte
+}
+
+func snapshot(phase string) {
+	samples := []metrics.Sample{
+		{Name: "/gc/heap/allocs:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/gc/pauses:seconds"},
+		{Name: "/sched/goroutines:goroutines"},
+	}
+	metrics.Read(samples)
+	out := map[string]interface{}{"phase": phase}
+	out["allocs_bytes"] = samples[0].Value.Uint64()
+	out["gc_cycles"] = samples[1].Value.Uint64()
+	h := samples[2].Value.Float64Histogram()
+	var n uint64
+	for _, c := range h.Counts {
+		n += c
+	}
+	out["pause_count"] = n
+	out["pause_counts"] = h.Counts
+	// JSON has no infinities: the open ends of the first and last bucket become ±1e300.
+	buckets := make([]float64, len(h.Buckets))
+	for i, b := range h.Buckets {
+		buckets[i] = math.Max(-1e300, math.Min(1e300, b))
+	}
+	out["pause_buckets"] = buckets
+	out["goroutines"] = samples[3].Value.Uint64()
+	waited := map[string]float64{}
+	for k, v := range waitedNs {
+		waited[k] = float64(atomic.LoadInt64(v)) / 1e9
+	}
+	out["waited_seconds"] = waited
+	b, err := json.Marshal(out)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(string(b))
+}
+
+func main() {
+	in := bufio.NewReader(os.Stdin)
+	wait := func() { in.ReadString('\n') }
+	runtime.GC()
+	snapshot("ready")
+	wait()
+
+	var wg sync.WaitGroup
+	// 1. Sleeps: waiters × waitTime in "sleep".
+	for i := 0; i < waiters; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); timed("sleep", func() { time.Sleep(waitTime) }) }()
+	}
+	wg.Wait()
+	// 2. Channel receives: waiters × waitTime in "chan receive".
+	ch := make(chan struct{})
+	for i := 0; i < waiters; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); timed("chan receive", func() { <-ch }) }()
+	}
+	timed("sleep", func() { time.Sleep(waitTime) })
+	close(ch)
+	wg.Wait()
+	// 3. Mutex: waiters × waitTime in "sync.Mutex.Lock" (semacquire before Go 1.20).
+	var mu sync.Mutex
+	mu.Lock()
+	var started int32
+	for i := 0; i < waiters; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); atomic.AddInt32(&started, 1); timed("mutex", mu.Lock); mu.Unlock() }()
+	}
+	for atomic.LoadInt32(&started) < waiters {
+		timed("sleep", func() { time.Sleep(time.Millisecond) })
+	}
+	timed("sleep", func() { time.Sleep(waitTime) })
+	mu.Unlock()
+	wg.Wait()
+	// 4. Allocation: 200 MB in 1000-byte noscan slices and 128-byte pointerful nodes, a few kept.
+	for i := 0; i < 100000; i++ {
+		b := make([]byte, 1000)
+		if i%1000 == 0 {
+			keep = append(keep, b)
+		}
+	}
+	var head *node
+	for i := 0; i < 800000; i++ {
+		head = &node{next: head}
+		if i%1000 == 0 {
+			head = nil
+		}
+	}
+	runtime.GC()
+	runtime.GC()
+	snapshot("done")
+	wait()
+
+	// 5. Burst: GOMAXPROCS spinners occupy every P; 200 goroutines queue behind them.
+	var stop int32
+	procs := runtime.GOMAXPROCS(0)
+	for i := 0; i < procs; i++ {
+		go func() {
+			for atomic.LoadInt32(&stop) == 0 {
+			}
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		go func() {
+			for atomic.LoadInt32(&stop) == 0 {
+			}
+		}()
+	}
+	fmt.Println(`{"phase":"burst"}`)
+	wait()
+	atomic.StoreInt32(&stop, 1)
+	time.Sleep(100 * time.Millisecond)
+	runtime.GC()
+	snapshot("final")
+	wait()
+}

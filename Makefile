@@ -7,7 +7,7 @@ setup:
 build: setup
 
 demo: setup
-	bash examples/run-demo.sh examples/uprobe-and-tracepoint.yaml 12
+	bash examples/run-demo.sh examples/go-demo.yaml 12
 
 demo-synthetic: setup
 	node bin/probeflow.js run -c examples/synthetic-demo.yaml

@@ -22,6 +22,23 @@ static __always_inline int pid_wanted(__u32 tgid) {
   return bpf_map_lookup_elem(&target_pids, &tgid) != 0;
 }
 
+/* Cookie flag: the probe sits on a Go prologue's jbe (emulated by the kernel: ~0.6 µs a hit
+ * instead of ~10 µs for a single-stepped instruction). When that branch is taken the function
+ * goes to morestack and re-enters, so the hit that sees it taken is skipped. The decision is
+ * the CPU's own: the flags the preceding cmp left in the trap frame (jbe: CF=1 or ZF=1).
+ * Re-reading g.stackguard0 instead would race with sysmon setting it to stackPreempt. */
+#define COOKIE_AT_JBE (1u << 8)
+#define COOKIE_POINT(c) ((__u32)(c) & 0xff)
+
+static __always_inline int bound_for_morestack(struct pt_regs *ctx, __u64 cookie) {
+#if defined(__TARGET_ARCH_x86)
+  if (!(cookie & COOKIE_AT_JBE)) return 0;
+  return (ctx->flags & 0x41) != 0; /* CF (bit 0) or ZF (bit 6) */
+#else
+  return 0;
+#endif
+}
+
 /* log2 slot of v: 0 for 0, else floor(log2(v)) + 1, so slot i holds [2^(i-1), 2^i). */
 static __always_inline __u32 log2_slot(__u64 v) {
   __u32 r = 0;

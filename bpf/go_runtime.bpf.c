@@ -23,6 +23,8 @@ enum point {
   P_REFILL = 8,
   P_RELEASE_ALL = 9,
   P_ALLOC_LARGE = 10,
+  P_READY = 11,
+  P_INJECT = 12,
 };
 
 enum counter {
@@ -46,7 +48,7 @@ struct go_proc {
   __u32 span_count_off;    /* mspan.allocCount (uint16) */
   __u32 span_before_off;   /* mspan.allocCountBeforeCache (uint16) */
   __u32 stw_reason;        /* 1 when stopTheWorldWithSema takes a reason (Go >= 1.21) */
-  __u32 pad;
+  __u32 schedlink_off;     /* g.schedlink */
 };
 
 struct parked_key {
@@ -180,6 +182,24 @@ static __always_inline __u64 read_u64(__u64 addr) {
   return v;
 }
 
+/* A parked goroutine becomes runnable: its blocked time goes to the reason it parked with. */
+static __always_inline void woken(__u32 tgid, __u64 goid, __u64 now) {
+  struct parked_key k = {.tgid = tgid, .goid = goid};
+  struct parked_val *p = bpf_map_lookup_elem(&parked, &k);
+  if (!p) return;
+  struct reason_key rk = {.tgid = tgid, .reason = p->reason};
+  __u64 d = now - p->ts;
+  bpf_map_delete_elem(&parked, &k);
+  struct blocked_val *b = bpf_map_lookup_elem(&blocked, &rk);
+  if (b) {
+    b->ns += d;
+    b->count++;
+  } else {
+    struct blocked_val init = {.ns = d, .count = 1};
+    bpf_map_update_elem(&blocked, &rk, &init, BPF_NOEXIST);
+  }
+}
+
 static __always_inline __u32 read_u16(__u64 addr) {
   __u16 v = 0;
   bpf_probe_read_user(&v, sizeof(v), (void *)addr);
@@ -206,8 +226,10 @@ int on_go(struct pt_regs *ctx) {
   struct go_proc *cfg = bpf_map_lookup_elem(&procs, &tgid);
   if (!cfg) return 0;
   __u64 now = bpf_ktime_get_ns();
+  __u64 cookie = bpf_get_attach_cookie(ctx);
+  if (bound_for_morestack(ctx, cookie)) return 0;
 
-  switch (bpf_get_attach_cookie(ctx)) {
+  switch (COOKIE_POINT(cookie)) {
     case P_PARK: {
       if (!cfg->goid_off) break; /* unknown Go version: no blocked time */
       /* gopark(unlockf, lock, reason waitReason, …): reason in CL; the parking g in R14. */
@@ -219,19 +241,20 @@ int on_go(struct pt_regs *ctx) {
     case P_WAKE: {
       /* casgstatus(gp RAX, oldval EBX, newval ECX) */
       if (!cfg->goid_off || (ctx->bx & 0xffffffff) != G_WAITING || (ctx->cx & 0xffffffff) != G_RUNNABLE) break;
-      struct parked_key k = {.tgid = tgid, .goid = read_u64(ctx->ax + cfg->goid_off)};
-      struct parked_val *p = bpf_map_lookup_elem(&parked, &k);
-      if (!p) break;
-      struct reason_key rk = {.tgid = tgid, .reason = p->reason};
-      __u64 d = now - p->ts;
-      bpf_map_delete_elem(&parked, &k);
-      struct blocked_val *b = bpf_map_lookup_elem(&blocked, &rk);
-      if (b) {
-        b->ns += d;
-        b->count++;
-      } else {
-        struct blocked_val init = {.ns = d, .count = 1};
-        bpf_map_update_elem(&blocked, &rk, &init, BPF_NOEXIST);
+      woken(tgid, read_u64(ctx->ax + cfg->goid_off), now);
+      break;
+    }
+    case P_READY:
+      /* ready(gp RAX, …): goready and every wakeup through it (channels, timers, semaphores). */
+      if (cfg->goid_off) woken(tgid, read_u64(ctx->ax + cfg->goid_off), now);
+      break;
+    case P_INJECT: {
+      /* injectglist(glist *gList RAX): netpoll (IO wait) and GC assist wakeups come as a list. */
+      if (!cfg->goid_off || !cfg->schedlink_off) break;
+      __u64 gp = read_u64(ctx->ax);
+      for (int i = 0; i < 256 && gp; i++) {
+        woken(tgid, read_u64(gp + cfg->goid_off), now);
+        gp = read_u64(gp + cfg->schedlink_off);
       }
       break;
     }

@@ -105,7 +105,9 @@ int on_hit(struct pt_regs *ctx) {
   __u32 tgid = pid_tgid >> 32;
   if (!pid_wanted(tgid)) return 0;
 
-  __u32 cookie = (__u32)bpf_get_attach_cookie(ctx);
+  __u64 raw_cookie = bpf_get_attach_cookie(ctx);
+  if (bound_for_morestack(ctx, raw_cookie)) return 0;
+  __u32 cookie = COOKIE_POINT(raw_cookie);
   struct point_cfg *cfg = bpf_map_lookup_elem(&points, &cookie);
   __u64 arg = 0;
   if (cfg && cfg->arg_source == ARG_REG) arg = regs_read(ctx, cfg->reg);

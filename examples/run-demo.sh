@@ -3,7 +3,7 @@
 # and stops the workload afterwards. Usage: examples/run-demo.sh [CONFIG] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-config=${1:-examples/uprobe-and-tracepoint.yaml}
+config=${1:-examples/go-demo.yaml}
 seconds=${2:-12}
 mkdir -p .cache/demo
 # CI may run without HOME; keep Go's caches in the project.

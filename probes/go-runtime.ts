@@ -11,6 +11,7 @@ import { ProcessMemory } from './lib/go/process-memory.js';
 import { readRuntimeGauges } from './lib/go/runtime-gauges.js';
 import { findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
 import { ElfFile } from './lib/elf-file.js';
+import { stackCheckCookie } from './lib/go-prologue.js';
 import { ProcessLabeler } from './lib/process-labels.js';
 import type { ProcessInfo } from './lib/processes.js';
 import { scanOptions } from './lib/scan-options.js';
@@ -54,7 +55,8 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
     const allocMode = config.alloc_mode ?? 'cheap';
     const { intervalMs, rescanMs, labels: which } = scanOptions(config);
     const points: PointName[] = [];
-    if (metrics.has('blocked')) points.push('park', 'wake');
+    const wake = config.wake ?? 'ready';
+    if (metrics.has('blocked')) points.push('park', ...(wake === 'casgstatus' ? (['wake'] as const) : (['ready', 'injectglist'] as const)));
     if (metrics.has('gc_pauses')) points.push('stwStop', 'stwStart');
     if (metrics.has('gc_cycles')) points.push('gcMarkTerm');
     if (metrics.has('goroutine_churn')) points.push('newproc', 'goexit');
@@ -99,8 +101,8 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
             for (const name of points) {
               const { cookie, symbol } = POINTS[name];
               try {
-                const f = symbols.resolve(symbol);
-                links.push(maps.obj.attachUprobe('on_go', path, f.fileOffset + f.attachDelta, -1, cookie));
+                const f = symbols.resolve(symbol, { at: 'stack_check' });
+                links.push(maps.obj.attachUprobe('on_go', path, f.fileOffset + f.attachDelta, -1, cookie | stackCheckCookie(f.stackCheck)));
               } catch (e) {
                 ctx.log.warn('Go runtime probe point not attached; its metric will be missing', { exe: p.exe, symbol, error: e });
               }

@@ -10,6 +10,7 @@ import { ProcessLabeler } from './lib/process-labels.js';
 import { scanOptions } from './lib/scan-options.js';
 import type { ProcessInfo } from './lib/processes.js';
 import { argRegister } from './lib/registers.js';
+import { stackCheckCookie } from './lib/go-prologue.js';
 import { watchTargets } from './lib/target.js';
 import { regexProblem } from '../stages/lib/matcher.js';
 
@@ -70,12 +71,14 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
               const symbols = config.points.some((p) => p.symbol) ? BinarySymbols.open(path) : undefined;
               config.points.forEach((p, cookie) => {
                 let offset: number;
+                let flags = 0;
                 if (p.symbol) {
-                  const f = symbols!.resolve(p.symbol, { atEntry: p.at_entry ?? false });
+                  const f = symbols!.resolve(p.symbol, { at: p.at_entry ? 'entry' : 'stack_check' });
                   offset = f.fileOffset + f.attachDelta;
+                  flags = stackCheckCookie(f.stackCheck);
                 } else offset = p.offset!;
                 try {
-                  links.push(counters.obj.attachUprobe('on_hit', path, offset, -1, cookie));
+                  links.push(counters.obj.attachUprobe('on_hit', path, offset, -1, cookie | flags));
                 } catch (e) {
                   ctx.log.warn('uprobe point not attached', { point: p.name, exe: proc.exe, error: e });
                 }

@@ -114,12 +114,20 @@ pipelines:
     expect(r.stderr).toContain('/nonexistent/pipeline.yaml:1:1: cannot read config: no such file');
   });
 
-  it('the README main command: real uprobe and tracepoint rates from the demo Go workload', () => {
-    const demo = spawnSync('bash', ['examples/run-demo.sh', 'examples/uprobe-and-tracepoint.yaml', '7'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  it('the README main command: the five Go runtime metrics, a uprobe and a tracepoint, live from the demo workload', () => {
+    const demo = spawnSync('bash', ['examples/run-demo.sh', 'examples/go-demo.yaml', '8'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     expect(demo.status, demo.stderr).toBe(0);
-    expect(demo.stdout).toMatch(/gauge +demo_handle_calls_per_second\{pid="\d+",comm="demo-workload"\} \d+/);
-    expect(demo.stdout).toMatch(/gauge +demo_futex_syscalls_per_second\{pid="\d+",comm="demo-workload"\} \d+/);
-    expect(demo.stderr).toContain('uprobes attached');
+    for (const metric of [
+      /gauge +go_sched_goroutines_blocked_seconds_per_second\{pid="\d+",reason="sleep"\} [\d.]+/,
+      /histogram go_gc_pause_seconds\{pid="\d+",phase="\w+"\} count=\d+/,
+      /gauge +go_sched_p_local_queue_length\{pid="\d+",p="0"\} \d+/,
+      /gauge +go_sched_m_nonidle_count\{pid="\d+"\} \d+/,
+      /gauge +go_mem_alloc_bytes_per_second\{pid="\d+"\} [\d.]+/,
+      /gauge +demo_handle_calls_per_second\{pid="\d+",comm="demo-workload"\} \d+/,
+      /gauge +demo_futex_syscalls_per_second\{pid="\d+",comm="demo-workload"\} \d+/,
+    ])
+      expect(demo.stdout).toMatch(metric);
+    expect(demo.stderr).toContain('Go runtime probes attached');
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

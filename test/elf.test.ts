@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
-import { goPrologueEnd } from '../probes/lib/go-prologue.js';
+import { goStackCheck } from '../probes/lib/go-prologue.js';
 import { containerIdOf, podUidOf } from '../probes/lib/processes.js';
 import { globToRegExp } from '../probes/lib/target.js';
 import { buildC } from './helpers/workloads.js';
@@ -23,14 +23,14 @@ describe('binary symbols', () => {
     expect(() => s.resolve('wrok')).toThrow(/no function "wrok"/);
   });
 
-  it('decodes the Go amd64 stack-check prologue forms', () => {
+  it('decodes the Go amd64 stack-check prologue forms: where the jbe is, what follows, which register', () => {
     const b = (hex: string) => Buffer.from(hex.replace(/ /g, ''), 'hex');
-    expect(goPrologueEnd(b('49 3b 66 10 0f 86 09 01 00 00 48 83 c4 80'), 'x86_64')).toBe(10);
-    expect(goPrologueEnd(b('49 3b 66 10 76 2a 48 83 ec 18'), 'x86_64')).toBe(6);
-    expect(goPrologueEnd(b('4c 8d 64 24 f8 4d 3b 66 10 0f 86 00 01 00 00'), 'x86_64')).toBe(15);
-    expect(goPrologueEnd(b('4c 8d a4 24 00 fe ff ff 4d 3b 66 10 76 10'), 'x86_64')).toBe(14);
-    // NOSPLIT (no stack check): probe the entry.
-    expect(goPrologueEnd(b('48 83 ec 40 48 89 6c 24 38'), 'x86_64')).toBe(0);
+    expect(goStackCheck(b('49 3b 66 10 0f 86 09 01 00 00 48 83 c4 80'), 'x86_64')).toEqual({ jbe: 4, after: 10, reg: 'rsp' });
+    expect(goStackCheck(b('49 3b 66 10 76 2a 48 83 ec 18'), 'x86_64')).toEqual({ jbe: 4, after: 6, reg: 'rsp' });
+    expect(goStackCheck(b('4c 8d 64 24 f8 4d 3b 66 10 0f 86 00 01 00 00'), 'x86_64')).toEqual({ jbe: 9, after: 15, reg: 'r12' });
+    expect(goStackCheck(b('4c 8d a4 24 00 fe ff ff 4d 3b 66 10 76 10'), 'x86_64')).toEqual({ jbe: 12, after: 14, reg: 'r12' });
+    // NOSPLIT (no stack check): nothing to skip, the probe goes on the entry.
+    expect(goStackCheck(b('48 83 ec 40 48 89 6c 24 38'), 'x86_64')).toBeUndefined();
   });
 });
 

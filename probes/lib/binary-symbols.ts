@@ -1,7 +1,7 @@
 import { ElfFile, EM_AARCH64, EM_X86_64 } from './elf-file.js';
 import { goMinorVersion, readGoBuildInfo, type GoBuildInfo } from './go-buildinfo.js';
 import { readGoFunctions } from './go-pclntab.js';
-import { goPrologueEnd } from './go-prologue.js';
+import { goStackCheck } from './go-prologue.js';
 
 export interface ResolvedFunction {
   name: string;
@@ -10,8 +10,10 @@ export interface ResolvedFunction {
   size: number;
   /** File offset of the entry; a uprobe is attached at fileOffset + attachDelta. */
   fileOffset: number;
-  /** Bytes past the entry where the probe goes (after a Go stack-check prologue, else 0). */
+  /** Bytes past the entry where the probe goes. */
   attachDelta: number;
+  /** Set when the probe sits on a Go prologue's jbe: BPF must skip hits that go to morestack. */
+  stackCheck?: 'rsp' | 'r12';
   source: 'symtab' | 'gopclntab';
 }
 
@@ -70,22 +72,26 @@ export class BinarySymbols {
   }
 
   /**
-   * The attach point for `name`. For Go functions it skips the stack-check prologue unless
-   * `atEntry` is set. Throws with near matches when the function is not there.
+   * The attach point for `name`. In Go functions with a stack-check prologue: `stack_check`
+   * (our own BPF programs: on the emulated jbe, hits bound for morestack skipped in BPF),
+   * `after_prologue` (any BPF program: no double counting, but single-stepped), or `entry`.
+   * Throws with near matches when the function is not there.
    */
-  resolve(name: string, opts: { atEntry?: boolean } = {}): ResolvedFunction {
+  resolve(name: string, opts: { at?: 'entry' | 'after_prologue' | 'stack_check' } = {}): ResolvedFunction {
     const f = this.functions.get(name);
     if (!f) {
       const near = [...this.functions.keys()].filter((n) => n.endsWith(name.split('.').pop()!)).slice(0, 5);
       throw new Error(`${this.elf.path}: no function "${name}"${near.length ? `; similar: ${near.join(', ')}` : ''}`);
     }
     const fileOffset = reopen(this.elf.path, (elf) => elf.fileOffset(f.address));
-    let attachDelta = 0;
-    if (this.go && !opts.atEntry) {
+    const at = opts.at ?? 'after_prologue';
+    if (this.go && at !== 'entry') {
       const code = reopen(this.elf.path, (elf) => elf.read(fileOffset, Math.min(32, Math.max(f.size, 1))));
-      attachDelta = goPrologueEnd(code, this.arch);
+      const check = goStackCheck(code, this.arch);
+      if (check && at === 'stack_check') return { name, address: f.address, size: f.size, fileOffset, attachDelta: check.jbe, stackCheck: check.reg, source: f.source };
+      if (check) return { name, address: f.address, size: f.size, fileOffset, attachDelta: check.after, source: f.source };
     }
-    return { name, address: f.address, size: f.size, fileOffset, attachDelta, source: f.source };
+    return { name, address: f.address, size: f.size, fileOffset, attachDelta: 0, source: f.source };
   }
 }
 

@@ -38,7 +38,8 @@ describe('uprobe probe (real kernel, real processes)', () => {
       const sym = BinarySymbols.open(bin);
       expect(sym.go?.version).toMatch(/^go1\./);
       if (flavour === 'stripped') expect(sym.resolve('main.work').source).toBe('gopclntab');
-      // cmp 0x10(%r14),%rsp + jbe rel8|rel32: the probe goes after them.
+      // cmp 0x10(%r14),%rsp; jbe: our probes sit on the (emulated) jbe, others after it.
+      expect(sym.resolve('main.work', { at: 'stack_check' })).toMatchObject({ attachDelta: 4, stackCheck: 'rsp' });
       expect([6, 10]).toContain(sym.resolve('main.work').attachDelta);
       const w = await startWorkload(bin, 3000);
       const p = runProbe(uprobeProbe, { ...fast, target: { pid: w.pid }, points: [{ name: 'go_work', symbol: 'main.work', arg: { go: 1 } }] });

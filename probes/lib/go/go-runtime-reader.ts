@@ -16,6 +16,8 @@ export const POINTS = {
   refill: { cookie: 8, symbol: 'runtime.(*mcache).refill' },
   releaseAll: { cookie: 9, symbol: 'runtime.(*mcache).releaseAll' },
   allocLarge: { cookie: 10, symbol: 'runtime.(*mcache).allocLarge' },
+  ready: { cookie: 11, symbol: 'runtime.ready' },
+  injectglist: { cookie: 12, symbol: 'runtime.injectglist' },
 } as const;
 export type PointName = keyof typeof POINTS;
 
@@ -63,6 +65,8 @@ export class GoRuntimeMaps {
     v.writeUInt32LE(o?.spanAllocCount ?? 0, 8);
     v.writeUInt32LE(o?.spanAllocCountBeforeCache ?? 0, 12);
     v.writeUInt32LE(o?.stwReason ? 1 : 0, 16);
+    // g.schedlink follows g.goid in every version in the table.
+    v.writeUInt32LE(o ? o.gGoid + 8 : 0, 20);
     this.obj.update('procs', u32(pid), v);
   }
 

@@ -23,7 +23,7 @@ export function findRuntimeGlobals(path: string, symbols: BinarySymbols): Runtim
     const allglen = elf.objectSymbol('runtime.allglen');
     if (sched !== undefined && allp !== undefined) return { sched, allp, ...(allglen !== undefined ? { allglen } : {}), source: 'symtab' };
     if (!symbols.has('runtime.stopTheWorldWithSema')) return undefined;
-    const f = symbols.resolve('runtime.stopTheWorldWithSema', { atEntry: true });
+    const f = symbols.resolve('runtime.stopTheWorldWithSema', { at: 'entry' });
     const code = elf.read(f.fileOffset, Math.min(f.size, 4096));
     const found = scanRipRelative(code, f.address);
     return found ? { ...found, source: 'disassembly' } : undefined;

@@ -1,0 +1,3 @@
+module probeflow.bench/gooverhead
+
+go 1.17

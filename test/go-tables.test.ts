@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLASS_TO_SIZE, goOffsets } from '../probes/lib/go/offsets.js';
+import { waitReasonNames } from '../probes/lib/go/wait-reasons.js';
+import { allocatedSize } from '../probes/lib/go/go-runtime-reader.js';
+import { goToolchains } from './helpers/go-toolchains.js';
+import { buildGoProgram } from './helpers/workloads.js';
+
+/** Field offsets of a runtime struct, read from the binary's DWARF by gdb. */
+function dwarfOffsets(bin: string, struct: string): Map<string, number> {
+  const out = execFileSync('gdb', ['-batch', '-nx', '-iex', 'set auto-load safe-path /', '-ex', 'set language c', '-ex', `ptype/o struct 'runtime.${struct}'`, bin], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const fields = new Map<string, number>();
+  let depth = 0;
+  for (const line of out.split('\n')) {
+    // Only the struct's own fields (depth 1), not those of nested structs.
+    const m = /^\/\*\s+(\d+)\s+\|\s+\d+\s+\*\/\s+.*?(\w+);$/.exec(line);
+    if (m && depth === 1 && !fields.has(m[2]!)) fields.set(m[2]!, Number(m[1]));
+    depth += (line.match(/\{/g) ?? []).length - (line.match(/\}/g) ?? []).length;
+  }
+  return fields;
+}
+
+const toolchains = goToolchains();
+
+describe('Go runtime tables against each toolchain', () => {
+  for (const tc of toolchains) {
+    const minor = Number(tc.version.split('.')[1]);
+
+    it(`go${tc.version}: struct offsets equal the binary's DWARF`, () => {
+      const bin = buildGoProgram('go-fidelity', 'plain', tc);
+      const o = goOffsets(1, minor)!;
+      const g = dwarfOffsets(bin, 'g');
+      const p = dwarfOffsets(bin, 'p');
+      const sched = dwarfOffsets(bin, 'schedt');
+      const mcache = dwarfOffsets(bin, 'mcache');
+      const mspan = dwarfOffsets(bin, 'mspan');
+      expect({ goid: g.get('goid'), runqhead: p.get('runqhead'), runqtail: p.get('runqtail'), runnext: p.get('runnext') }).toEqual({ goid: o.gGoid, runqhead: o.pRunqhead, runqtail: o.pRunqtail, runnext: o.pRunnext });
+      expect({ nmidle: sched.get('nmidle'), nmidlelocked: sched.get('nmidlelocked'), mnext: sched.get('mnext'), nmsys: sched.get('nmsys'), nmfreed: sched.get('nmfreed'), ngsys: sched.get('ngsys') }).toEqual({
+        nmidle: o.schedNmidle,
+        nmidlelocked: o.schedNmidlelocked,
+        mnext: o.schedMnext,
+        nmsys: o.schedNmsys,
+        nmfreed: o.schedNmfreed,
+        ngsys: o.schedNgsys,
+      });
+      expect({ alloc: mcache.get('alloc'), allocCount: mspan.get('allocCount'), before: mspan.get('allocCountBeforeCache') }).toEqual({ alloc: o.mcacheAlloc, allocCount: o.spanAllocCount, before: o.spanAllocCountBeforeCache });
+      // gFree is a nested struct: its n is the last int32 before "} gFree;".
+      const gfree = (struct: string) => {
+        const out = execFileSync('gdb', ['-batch', '-nx', '-iex', 'set auto-load safe-path /', '-ex', 'set language c', '-ex', `ptype/o struct 'runtime.${struct}'`, bin], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n');
+        const end = out.findIndex((l) => /^\s*\} gFree;/.test(l));
+        // The last field before the closing brace (gdb may print a padding comment in between).
+        const field = out.slice(0, end).reverse().find((l) => /^\/\*\s+\d+\s+\|/.test(l))!;
+        return Number(/^\/\*\s+(\d+)/.exec(field)![1]);
+      };
+      expect({ sched: gfree('schedt'), p: gfree('p') }).toEqual({ sched: o.schedGfreeN, p: o.pGfreeN });
+    });
+
+    it(`go${tc.version}: wait reasons in runtime2.go order`, () => {
+      const src = readFileSync(join(tc.src, 'runtime', 'runtime2.go'), 'utf8');
+      const start = src.indexOf('waitReasonZero');
+      const block = src.slice(start, src.indexOf('\n)', start));
+      const ids = [...block.matchAll(/^\s*(waitReason\w+)/gm)].map((m) => m[1]!);
+      const strings = [...src.matchAll(/^\s*(waitReason\w+):\s*"([^"]*)",?$/gm)].reduce((m, x) => m.set(x[1]!, x[2]!), new Map<string, string>());
+      expect(waitReasonNames(minor)).toEqual(ids.map((id) => strings.get(id) ?? ''));
+    });
+
+    it(`go${tc.version}: size classes as in sizeclasses.go`, () => {
+      const src = readFileSync(join(tc.src, 'runtime', 'sizeclasses.go'), 'utf8');
+      const m = /class_to_size = \[_NumSizeClasses\]uint16\{([^}]*)\}/.exec(src)!;
+      expect(CLASS_TO_SIZE).toEqual(m[1]!.split(',').map((x) => Number(x.trim())));
+    });
+  }
+
+  it('rounds allocations as the allocator does', () => {
+    expect(allocatedSize(1000, true, 19)).toBe(1024);
+    expect(allocatedSize(8, true, 19)).toBe(8); // tiny
+    expect(allocatedSize(600, false, 21)).toBe(640);
+    expect(allocatedSize(600, false, 22)).toBe(640); // 608 with the malloc header, still class 640
+    expect(allocatedSize(1020, false, 22)).toBe(1152); // 1028 with the header
+    expect(allocatedSize(40000, true, 24)).toBe(40960);
+  });
+});

@@ -35,7 +35,7 @@ const EXPECTED: Record<string, string[]> = {
     "2:1: pipeline: unknown key \"pipeline\": did you mean \"pipelines\"?",
   ],
   "09-unknown-probe-type.yaml": [
-    "3:11: probes.p.type: unknown probe type \"uprob\": expected one of \"bpf_object\", \"kprobe\", \"raw_tracepoint\", \"replay\", \"synthetic\", \"tracepoint\", \"uprobe\"; did you mean \"uprobe\"?",
+    "3:11: probes.p.type: unknown probe type \"uprob\": expected one of \"bpf_object\", \"go_runtime\", \"kprobe\", \"raw_tracepoint\", \"replay\", \"synthetic\", \"tracepoint\", \"uprobe\"; did you mean \"uprobe\"?",
   ],
   "10-probe-without-type.yaml": [
     "2:3: probes.p: missing required key \"type\"",

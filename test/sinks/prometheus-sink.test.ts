@@ -38,7 +38,7 @@ describe('prometheus sink scraped by a real Prometheus 2.42', () => {
     );
     let calls: Awaited<ReturnType<typeof promQuery>> = [];
     await waitFor(() => {
-      void promQuery(prom.url, 'probeflow_test_calls_total').then((r) => (calls = r));
+      void promQuery(prom.url, 'probeflow_test_calls_total').then((r) => (calls = r), () => {});
       return calls.length > 0;
     }, 20_000, 'Prometheus to scrape');
     expect(calls[0]!.metric).toMatchObject({ __name__: 'probeflow_test_calls_total', pid: '42', comm: 'api', job: 'probeflow' });
@@ -79,7 +79,7 @@ describe('prometheus sink options', () => {
       expect(good.status).toBe(200);
       let r: Awaited<ReturnType<typeof promQuery>> = [];
       await waitFor(() => {
-        void promQuery(prom.url, 'probeflow_test_authed').then((x) => (r = x));
+        void promQuery(prom.url, 'probeflow_test_authed').then((x) => (r = x), () => {});
         return r.length > 0;
       }, 20_000, 'authenticated scrape');
     } finally {

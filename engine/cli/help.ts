@@ -26,9 +26,16 @@ Loads FILE, refuses it with located errors if it is invalid, then attaches every
 streams samples through each pipeline's stages to its sinks. Runs until SIGINT or SIGTERM
 (then: detach probes, flush sinks, exit 0) or until every probe has finished.
 
+Reload without a restart: SIGHUP, a change of FILE (also a Kubernetes ConfigMap update), or
+POST /-/reload. Only what changed is rebuilt; a config that does not validate or cannot be
+built is refused with its errors and the running pipelines carry on.
+
 Options:
-  -c, --config FILE     pipeline.yaml to run (default: $PROBEFLOW_CONFIG or ${DEFAULT_CONFIG})
-  --drain-timeout DUR   longest a shutdown may take flushing sinks (default: 10s)`,
+  -c, --config FILE        pipeline.yaml to run (default: $PROBEFLOW_CONFIG or ${DEFAULT_CONFIG})
+  --drain-timeout DUR      longest a shutdown may take flushing sinks (default: 10s)
+  --http-listen ADDR       the engine's endpoint: /healthz /readyz /metrics POST /-/reload
+                           (default: 127.0.0.1:9465, env PROBEFLOW_HTTP_LISTEN; "off" for none)
+  --watch-interval DUR     also poll FILE for changes this often (default: 10s; 0s: watch only)`,
   validate: `Usage: probeflow validate FILE [FILE...]
 
 Parses and checks each file: YAML syntax, the schema of every component, ids and wiring

@@ -20,7 +20,7 @@ const GLOBAL = {
 } as const;
 
 const COMMAND_OPTIONS = {
-  run: { config: { type: 'string', short: 'c' }, 'drain-timeout': { type: 'string' } },
+  run: { config: { type: 'string', short: 'c' }, 'drain-timeout': { type: 'string' }, 'http-listen': { type: 'string' }, 'watch-interval': { type: 'string' } },
   validate: { quiet: { type: 'boolean', short: 'q' } },
   graph: { format: { type: 'string', short: 'f' } },
   components: { json: { type: 'boolean' } },
@@ -57,16 +57,20 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run': {
       if (positionals.length) throw new UsageError(`run takes no file argument; use -c ${positionals[0]}`);
-      let drainTimeoutMs = 10_000;
-      if (typeof values['drain-timeout'] === 'string') {
+      const duration = (flag: string, fallback: string) => {
         try {
-          drainTimeoutMs = parseDuration(values['drain-timeout']);
+          return parseDuration((values[flag] as string | undefined) ?? fallback);
         } catch (e) {
-          throw new UsageError(`--drain-timeout: ${(e as Error).message}`);
+          throw new UsageError(`--${flag}: ${(e as Error).message}`);
         }
-      }
+      };
+      const httpListen = (values['http-listen'] as string | undefined) ?? process.env.PROBEFLOW_HTTP_LISTEN ?? '127.0.0.1:9465';
       const config = (values.config as string | undefined) ?? process.env.PROBEFLOW_CONFIG ?? DEFAULT_CONFIG;
-      return runCommand({ config, drainTimeoutMs }, registry, log);
+      return runCommand(
+        { config, drainTimeoutMs: duration('drain-timeout', '10s'), httpListen: httpListen === 'off' ? '' : httpListen, watchIntervalMs: duration('watch-interval', '10s') },
+        registry,
+        log,
+      );
     }
     case 'validate':
       if (!positionals.length) throw new UsageError('validate needs at least one FILE');

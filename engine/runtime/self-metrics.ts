@@ -87,6 +87,29 @@ export class SelfMetrics {
     registers: [this.registry],
   });
 
+  readonly reloadSuccessful = new Gauge({
+    name: 'probeflow_config_last_reload_successful',
+    help: '1 if the last reload of pipeline.yaml was applied, 0 if it was refused',
+    registers: [this.registry],
+  });
+  readonly reloadSuccessTime = new Gauge({
+    name: 'probeflow_config_last_reload_success_timestamp_seconds',
+    help: 'When pipeline.yaml was last loaded successfully',
+    registers: [this.registry],
+  });
+  readonly reloads = new Counter({
+    name: 'probeflow_config_reloads_total',
+    help: 'Reload attempts by result (success, failure)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly configInfo = new Gauge({
+    name: 'probeflow_config_info',
+    help: 'Hash of the running pipeline.yaml (value 1)',
+    labelNames: ['hash'],
+    registers: [this.registry],
+  });
+
   constructor() {
     new Gauge({
       name: 'probeflow_build_info',

@@ -1,7 +1,11 @@
 import type { Registry } from '../../components/registry.js';
 import { ConfigLoader } from '../../config/load-config.js';
 import { ConfigError, formatIssue } from '../../config/issue.js';
+import type { Server } from 'node:http';
 import { Engine } from '../../runtime/engine.js';
+import { Reloader } from '../../runtime/reloader.js';
+import { watchConfig } from '../../runtime/config-watcher.js';
+import { startEngineHttp } from '../../runtime/engine-http.js';
 import { runChecks } from '../../bpf/doctor.js';
 import { setLibbpfLogger } from '../../bpf/native.js';
 import { KubernetesMetadata } from '../../../probes/lib/kubernetes.js';
@@ -10,6 +14,10 @@ import type { Logger } from '../../util/log.js';
 export interface RunOptions {
   config: string;
   drainTimeoutMs: number;
+  /** host:port of the engine's own endpoint, or '' for none. */
+  httpListen: string;
+  /** Poll the config file this often besides watching its directory; 0 = watch only. */
+  watchIntervalMs: number;
 }
 
 /**
@@ -49,6 +57,21 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   const down = Object.entries(status.probes).filter(([, s]) => !s.up);
   log.info('running', { probes_up: Object.keys(status.probes).length - down.length, probes_failed: down.length });
 
+  // Live reload: SIGHUP, a changed file (ConfigMap swaps included), POST /-/reload.
+  const reloader = new Reloader(opts.config, loader, engine, log.child({ component: 'reload' }));
+  reloader.started(loaded.text);
+  const onHup = () => void reloader.request('SIGHUP');
+  process.on('SIGHUP', onHup);
+  const unwatch = watchConfig(opts.config, { pollMs: opts.watchIntervalMs, currentHash: () => reloader.hash, onChange: () => void reloader.request('file change'), log });
+  let server: Server | undefined;
+  if (opts.httpListen) {
+    try {
+      server = await startEngineHttp(opts.httpListen, engine, reloader, log);
+    } catch (e) {
+      log.error('engine endpoint not started; pipelines keep running without it', { error: e });
+    }
+  }
+
   const stopped = new Promise<string>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => resolve(sig);
     process.once('SIGINT', onSignal);
@@ -56,6 +79,10 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   });
   const reason = await Promise.race([stopped, engine.done.then(() => 'all pipelines finished')]);
   log.info('stopping', { reason });
+  process.off('SIGHUP', onHup);
+  unwatch();
+  server?.close();
+  server?.closeAllConnections();
   const clean = await engine.stop(opts.drainTimeoutMs);
   kube.stop();
   log.info('stopped', { clean });

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import type { ConfigLoader } from '../config/load-config.js';
+import { ConfigError, formatIssue } from '../config/issue.js';
+import type { Logger } from '../util/log.js';
+import { ReloadError, type Engine, type ReloadChanges } from './engine.js';
+
+export type ReloadResult = { ok: true; unchanged: boolean; changes?: ReloadChanges; hash: string } | { ok: false; errors: string[] };
+
+export function configHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/**
+ * read → parse → validate → build → apply, for SIGHUP, file changes and POST /-/reload alike.
+ * Requests are coalesced: a reload starts once requests have been quiet for `debounceMs`
+ * (at most `maxWaitMs` after the first), never while another runs, and every request in
+ * the window gets that reload's result — a storm of SIGHUPs costs one reload. A refused
+ * config changes nothing.
+ */
+export class Reloader {
+  private running: Promise<unknown> = Promise.resolve();
+  private next?: { promise: Promise<ReloadResult>; resolve: (r: ReloadResult) => void; firstAt: number; timer?: NodeJS.Timeout; trigger: string };
+  hash = '';
+
+  constructor(
+    private readonly file: string,
+    private readonly loader: ConfigLoader,
+    private readonly engine: Engine,
+    private readonly log: Logger,
+    private readonly debounceMs = 100,
+    private readonly maxWaitMs = 1000,
+  ) {}
+
+  /** Marks the config already running (the initial load). */
+  started(text: string): void {
+    this.hash = configHash(text);
+    this.engine.metrics.configInfo.reset();
+    this.engine.metrics.configInfo.labels(this.hash).set(1);
+    this.engine.metrics.reloadSuccessful.set(1);
+    this.engine.metrics.reloadSuccessTime.set(Date.now() / 1000);
+  }
+
+  request(trigger: string): Promise<ReloadResult> {
+    if (!this.next) {
+      let resolve!: (r: ReloadResult) => void;
+      const promise = new Promise<ReloadResult>((r) => (resolve = r));
+      this.next = { promise, resolve, firstAt: Date.now(), trigger };
+    }
+    const n = this.next;
+    clearTimeout(n.timer);
+    const wait = Math.max(0, Math.min(this.debounceMs, n.firstAt + this.maxWaitMs - Date.now()));
+    n.timer = setTimeout(() => {
+      this.next = undefined;
+      const run = this.running.then(() => this.reload(n.trigger));
+      this.running = run.catch(() => {});
+      run.then(n.resolve, (e: unknown) => n.resolve({ ok: false, errors: [e instanceof Error ? e.message : String(e)] }));
+    }, wait);
+    return n.promise;
+  }
+
+  private async reload(trigger: string): Promise<ReloadResult> {
+    const m = this.engine.metrics;
+    const fail = (errors: string[]): ReloadResult => {
+      m.reloads.labels('failure').inc();
+      m.reloadSuccessful.set(0);
+      this.log.error('config reload refused; the running pipelines are unchanged', { trigger, config: this.file, errors });
+      return { ok: false, errors };
+    };
+    let loaded;
+    try {
+      loaded = this.loader.load(this.file);
+    } catch (e) {
+      if (e instanceof ConfigError) return fail(e.issues.filter((i) => i.severity === 'error').map(formatIssue));
+      return fail([(e as Error).message]);
+    }
+    const hash = configHash(loaded.text);
+    if (hash === this.hash) {
+      m.reloads.labels('success').inc();
+      m.reloadSuccessful.set(1);
+      this.log.info('config unchanged; nothing to reload', { trigger, hash });
+      return { ok: true, unchanged: true, hash };
+    }
+    for (const w of loaded.warnings) this.log.warn(formatIssue(w));
+    let changes: ReloadChanges;
+    try {
+      changes = await this.engine.apply(loaded.topology);
+    } catch (e) {
+      if (e instanceof ReloadError) return fail([e.message]);
+      throw e;
+    }
+    this.started(loaded.text);
+    m.reloads.labels('success').inc();
+    this.log.info('config reloaded', { trigger, hash, added: changes.added, changed: changes.changed, removed: changes.removed, kept: changes.kept.length });
+    return { ok: true, unchanged: false, changes, hash };
+  }
+}

@@ -97,8 +97,9 @@ pipelines:
     // Doctor findings (e.g. no kprobes here) come first, as warnings.
     expect(all.filter((l) => l.msg.startsWith('doctor: ')).every((l) => l.level === 'warn')).toBe(true);
     const logs = all.filter((l) => !l.msg.startsWith('doctor: '));
-    expect(logs.map((l) => l.msg)).toEqual(['starting', 'running', 'stopping', 'stopped']);
-    expect(logs[2]).toMatchObject({ level: 'info', reason: 'all pipelines finished' });
+    expect(logs.map((l) => l.msg)).toEqual(['starting', 'running', 'engine endpoint listening', 'stopping', 'stopped']);
+    expect(logs[2]).toMatchObject({ address: 'http://127.0.0.1:9465' });
+    expect(logs[3]).toMatchObject({ level: 'info', reason: 'all pipelines finished' });
   });
 
   it('run: refuses an invalid config with located errors and starts nothing', () => {

@@ -91,6 +91,7 @@ describe('remote_write sink against a decoding receiver (compliance checks)', ()
       const sink = remoteWriteSink.create({ type: 'remote_write', url: r.url, queue: { ...fastQueue, min_backoff: '30ms', max_backoff: '1s' } }, ctx);
       sink.write([gauge('g', 1, 1000)], { pipeline: 'p' });
       await waitFor(() => r.received.length === 4, 10_000, '4 attempts');
+      await sink.flush();
       expect(await metric(ctx, 'sinkRetries')).toBe(3);
       expect(await metric(ctx, 'sinkSent')).toBe(1);
       // Same payload each time; the last one was accepted.

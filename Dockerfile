@@ -1,0 +1,32 @@
+# probeflow agent image. Not built in CI here (no Docker engine on these machines).
+#   docker build -t probeflow:0.1.0 .
+# Stage 1 builds the libbpf binding, the BPF objects (CO-RE, from the build host's BTF:
+# build on a node with /sys/kernel/btf/vmlinux, or copy one into bpf/vmlinux.h first)
+# and the TypeScript; stage 2 carries only what runs.
+FROM node:20-bookworm-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      clang llvm libbpf-dev bpftool make g++ python3 ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+# libbpf1 for the binding at run time; nothing else from the build stage's toolchain.
+RUN apt-get update && apt-get install -y --no-install-recommends libbpf1 \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/probeflow
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/bin ./bin
+COPY --from=build /src/build/Release/probeflow_bpf.node ./build/Release/
+COPY --from=build /src/bpf/*.bpf.o ./bpf/
+COPY --from=build /src/schemas ./schemas
+COPY --from=build /src/sinks/lib/remote-write.proto ./sinks/lib/
+COPY --from=build /src/pipelines ./pipelines
+EXPOSE 9464 9465
+ENTRYPOINT ["node", "/opt/probeflow/bin/probeflow.js"]
+CMD ["run", "-c", "/etc/probeflow/pipeline.yaml", "--http-listen", ":9465"]

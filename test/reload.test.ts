@@ -116,6 +116,29 @@ pipelines:
     }
   });
 
+  it('rolls back a config that validates but cannot be built (a probe that cannot attach)', async () => {
+    const [http, sink] = [await freePort(), await freePort()];
+    const dir = mkdtempSync(join(tmpdir(), 'pf-reload-'));
+    const file = join(dir, 'pipeline.yaml');
+    writeFileSync(file, synthetic(sink));
+    const r = run(file, http, ['--watch-interval', '0s']);
+    try {
+      await r.waitLog('running');
+      // Valid YAML and schema; the tracepoint does not exist, which only attaching can tell.
+      writeFileSync(file, synthetic(sink).replace('probes:\n', 'probes:\n  tp: { type: tracepoint, tracepoints: [{ name: x, event: "sched:sched_no_such_event" }] }\n') + `  b: { inputs: [tp], sinks: [out] }\n`);
+      const res = await fetch(`http://127.0.0.1:${http}/-/reload`, { method: 'POST' });
+      expect(res.status).toBe(400);
+      expect((await res.json()).errors[0]).toMatch(/probe "tp" \(attach tracepoint sched:sched_no_such_event: No such file or directory.*\) could not start; the running configuration is kept/s);
+      const before = metricValue(await scrape(sink), /reload_demo_total (\d+)/);
+      await new Promise((res2) => setTimeout(res2, 400));
+      expect(metricValue(await scrape(sink), /reload_demo_total (\d+)/)).toBeGreaterThan(before);
+      expect(await scrape(http)).toMatch(/probeflow_config_last_reload_successful 0\n/);
+    } finally {
+      r.child.kill('SIGTERM');
+      await exited(r.child);
+    }
+  });
+
   it('POST /-/reload applies a good config (200) and refuses a bad one (400) with its errors', async () => {
     const [http, sink] = [await freePort(), await freePort()];
     const dir = mkdtempSync(join(tmpdir(), 'pf-reload-'));

@@ -35,6 +35,8 @@ export function watchConfig(file: string, opts: { debounceMs?: number; pollMs: n
     opts.log.warn('cannot watch the config directory; relying on polling', { error: e });
   }
   const poll = opts.pollMs > 0 ? setInterval(check, opts.pollMs) : undefined;
+  // A change between loading the file and installing the watch sent no event: look once now.
+  check();
   return () => {
     watcher?.close();
     clearTimeout(timer);

@@ -9,7 +9,7 @@ import { kinds } from '../engine/model/kinds.js';
 import { parseDuration } from '../engine/util/duration.js';
 import { OPENMETRICS_CONTENT_TYPE, SeriesStore, TEXT_CONTENT_TYPE } from './lib/exposition.js';
 import { selfMetricSamples } from './lib/self-metric-samples.js';
-import { parseListen } from './lib/listen-address.js';
+import { parseListen } from '../engine/util/listen-address.js';
 
 export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
   kind: 'sink',

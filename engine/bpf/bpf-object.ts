@@ -131,6 +131,13 @@ export class BpfObject {
   }
 }
 
+/** A map key or value holding one little-endian u32 (pids, cookies, indexes). */
+export function u32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+}
+
 /** Inverse of the binding's framing: [u32 len][bytes][pad to 8]… */
 export function splitRecords(buf: Buffer): Buffer[] {
   const out: Buffer[] = [];

@@ -1,14 +1,8 @@
 import { createServer, type Server } from 'node:http';
+import { parseListen } from '../util/listen-address.js';
 import type { Logger } from '../util/log.js';
 import type { Engine } from './engine.js';
 import type { Reloader } from './reloader.js';
-
-function parseListen(listen: string): { host?: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
-  if (!m) throw new Error(`--http-listen "${listen}" is not host:port`);
-  const host = m[1] ?? m[2];
-  return { ...(host ? { host } : {}), port: Number(m[3]) };
-}
 
 /**
  * The agent's own port: liveness/readiness for the DaemonSet, the engine's metrics, and

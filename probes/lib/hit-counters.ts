@@ -1,4 +1,4 @@
-import { BpfObject, bundledObjectPath, sumPerCpuU64 } from '../../engine/bpf/bpf-object.js';
+import { BpfObject, bundledObjectPath, sumPerCpuU64, u32 } from '../../engine/bpf/bpf-object.js';
 import type { HistogramSample, Labels, Sample } from '../../engine/model/sample.js';
 
 /** One probe point of bpf/probe_hits.bpf.c; its index is the BPF cookie of its attachments. */
@@ -115,10 +115,4 @@ export class HitCounters {
   close(): void {
     this.obj.close();
   }
-}
-
-function u32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0);
-  return b;
 }

@@ -1,4 +1,4 @@
-import { BpfObject, bundledObjectPath, sumPerCpuU64 } from '../../../engine/bpf/bpf-object.js';
+import { BpfObject, bundledObjectPath, sumPerCpuU64, u32 } from '../../../engine/bpf/bpf-object.js';
 import type { HistogramSample, Labels, Sample } from '../../../engine/model/sample.js';
 import { CLASS_TO_SIZE, type GoOffsets } from './offsets.js';
 import { waitReasonName } from './wait-reasons.js';
@@ -171,10 +171,4 @@ export function allocatedSize(size: number, noscan: boolean, minor: number): num
   if (withHeader > 32768) return Math.ceil(withHeader / 8192) * 8192;
   for (const c of CLASS_TO_SIZE) if (c >= withHeader) return c;
   return withHeader;
-}
-
-function u32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0);
-  return b;
 }

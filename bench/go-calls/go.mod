@@ -1,0 +1,3 @@
+module probeflow.bench/gocalls
+
+go 1.17

@@ -1,0 +1,49 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..');
+
+export function buildGo(dir: string): string {
+  const out = join(ROOT, '.cache', 'bench', dir);
+  mkdirSync(join(ROOT, '.cache', 'bench'), { recursive: true });
+  execFileSync('go', ['build', '-o', out, '.'], {
+    cwd: join(ROOT, 'bench', dir),
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(ROOT, '.cache', 'gocache'), GOPATH: join(ROOT, '.cache', 'gopath') },
+  });
+  return out;
+}
+
+/** Starts a bench workload that waits for a line on stdin; `go()` runs it and returns its stdout. */
+export async function startWaiting(bin: string, args: string[] = []) {
+  const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GOMAXPROCS: '2' } });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  while (!out.includes('ready')) await sleep(5);
+  return {
+    pid: child.pid!,
+    go: async () => {
+      child.stdin!.write('\n');
+      await new Promise<void>((r) => child.once('exit', () => r()));
+      return out;
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+export function fmtNs(n: number): string {
+  if (!Number.isFinite(n)) return 'n/a';
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} ms`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(2)} µs`;
+  return `${n.toFixed(0)} ns`;
+}
+
+export function table(headers: string[], rows: (string | number)[][]): string {
+  return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}

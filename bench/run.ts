@@ -1,0 +1,178 @@
+/**
+ * probeflow benchmarks, printed as Markdown tables (bench/RESULTS.md is this output).
+ *   node --import tsx bench/run.ts        (root; needs the build, Go, and bpftrace for its column)
+ * Measures, in one run: per-hit probe cost against bpftrace and an empty BPF program (the floor),
+ * engine throughput, scrape latency and memory by series count, reload latency, start-up time.
+ * Numbers are medians of a few runs on whatever machine runs this; nothing here is asserted.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { from, lastValueFrom } from 'rxjs';
+import { BpfObject, bundledObjectPath } from '../engine/bpf/bpf-object.js';
+import type { Sample } from '../engine/model/sample.js';
+import { SelfMetrics } from '../engine/runtime/self-metrics.js';
+import { silentLogger } from '../engine/util/log.js';
+import { BinarySymbols } from '../probes/lib/binary-symbols.js';
+import { stackCheckCookie } from '../probes/lib/go-prologue.js';
+import { prometheusSink } from '../sinks/prometheus.js';
+import { deltaStage } from '../stages/delta.js';
+import { histogramStage } from '../stages/histogram.js';
+import { thresholdStage } from '../stages/threshold.js';
+import { buildGo, fmtNs, median, ROOT, sleep, startWaiting, table } from './lib.js';
+
+const ctx = (id: string) => ({ id, log: silentLogger, baseDir: ROOT, metrics: new SelfMetrics() });
+const RUNS = 3;
+const CALLS = 200_000;
+
+async function probeCost(): Promise<string> {
+  const bin = buildGo('go-calls');
+  const f = (at: 'entry' | 'stack_check') => BinarySymbols.open(bin).resolve('main.work', { at });
+  const hasBpftrace = (() => {
+    try {
+      execFileSync('bpftrace', ['--version'], { stdio: 'pipe' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  type Setup = (pid: number) => Promise<() => void>;
+  const ours = (program: string, object: string, at: 'entry' | 'stack_check'): Setup => async (pid) => {
+    const o = new BpfObject(bundledObjectPath(object));
+    if (object === 'probe_hits') o.setU32('filter_pids', 0);
+    o.load();
+    const r = f(at);
+    o.attachUprobe(program, `/proc/${pid}/exe`, r.fileOffset + r.attachDelta, pid, stackCheckCookie(r.stackCheck));
+    return () => o.close();
+  };
+  const bpftrace: Setup = async (pid) => {
+    const p = spawn('bpftrace', ['-p', String(pid), '-e', `uprobe:/proc/${pid}/exe:main.work { @calls = count(); }`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    for (let i = 0; i < 600 && !out.includes('Attaching'); i++) await sleep(50);
+    await sleep(200);
+    return () => p.kill('SIGINT');
+  };
+  const configs: [string, Setup | undefined][] = [
+    ['workload alone', undefined],
+    ['empty BPF program on the jbe (floor)', ours('on_nothing', 'empty', 'stack_check')],
+    ['probeflow uprobe counter on the jbe (default)', ours('on_hit', 'probe_hits', 'stack_check')],
+    ['empty BPF program at entry (floor, single-stepped)', ours('on_nothing', 'empty', 'entry')],
+    ['probeflow uprobe counter at entry (at_entry: true)', ours('on_hit', 'probe_hits', 'entry')],
+    ['bpftrace count() at entry (func+offset refused by bpftrace 0.17)', hasBpftrace ? bpftrace : undefined],
+  ];
+  const rows: string[][] = [];
+  let base = 0;
+  for (const [label, setup] of configs) {
+    if (label.startsWith('bpftrace') && !hasBpftrace) {
+      rows.push([label, 'not installed (apt-get install bpftrace)', '', '']);
+      continue;
+    }
+    const samples: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const w = await startWaiting(bin, [String(CALLS)]);
+      const teardown = setup ? await setup(w.pid) : undefined;
+      const out = await w.go();
+      teardown?.();
+      samples.push(Number(/ns_per_call ([\d.]+)/.exec(out)![1]));
+    }
+    const ns = median(samples);
+    if (!setup) base = ns;
+    rows.push([label, fmtNs(ns), setup ? fmtNs(ns - base) : '', setup && base ? `${(ns / base).toFixed(0)}×` : '']);
+  }
+  return table(['Go function main.work, 200k calls', 'per call', 'added per hit', 'vs alone'], rows);
+}
+
+async function engineThroughput(): Promise<string> {
+  const rows: string[][] = [];
+  for (const batchSize of [100, 1000]) {
+    const batches = 2000;
+    const input: Sample[][] = Array.from({ length: batches }, (_, b) =>
+      Array.from({ length: batchSize }, (_, i) => ({ kind: 'counter' as const, name: 'bench_total', labels: { pid: String(i % 500) }, timestamp: 1000 + b * 1000, value: b * 10 + i })),
+    );
+    const pipeline = (src: ReturnType<typeof from<Sample[][]>>) =>
+      src.pipe(
+        deltaStage.create({ type: 'delta', emit: 'rate' }, ctx('delta')),
+        histogramStage.create({ type: 'histogram', buckets: { exponential: { start: 1, factor: 2, count: 20 } }, keep_input: true }, ctx('hist')),
+        thresholdStage.create({ type: 'threshold', name: 'bench_alert', above: 1e9 }, ctx('thr')),
+      );
+    const times: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const t = performance.now();
+      await lastValueFrom(pipeline(from(input)), { defaultValue: [] });
+      times.push(performance.now() - t);
+    }
+    const ms = median(times);
+    rows.push([`delta → histogram → threshold, batches of ${batchSize}`, `${((batches * batchSize) / (ms / 1000) / 1e6).toFixed(2)} M samples/s`, `${((ms * 1e6) / (batches * batchSize)).toFixed(0)} ns`]);
+  }
+  return table(['engine (one core, in-process)', 'throughput', 'per sample'], rows);
+}
+
+async function scrape(): Promise<string> {
+  const rows: string[][] = [];
+  for (const n of [1000, 10_000, 100_000]) {
+    const port = 19500 + n / 1000;
+    const sink = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}`, self_metrics: false }, ctx('prom'));
+    await sink.start();
+    const rssBefore = process.memoryUsage().rss;
+    const batch: Sample[] = Array.from({ length: n }, (_, i) => ({ kind: 'gauge', name: `go_metric_${i % 50}`, labels: { pid: String(i), comm: 'api', pod: 'api-7d9f' }, timestamp: Date.now(), value: i }));
+    const tu = performance.now();
+    sink.write(batch, { pipeline: 'p' });
+    const firstUpdate = performance.now() - tu;
+    const tu2 = performance.now();
+    sink.write(batch, { pipeline: 'p' });
+    const update = performance.now() - tu2;
+    const lat: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      bytes = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).length;
+      lat.push(performance.now() - t);
+    }
+    const rss = process.memoryUsage().rss - rssBefore;
+    await sink.stop();
+    rows.push([String(n), `${median(lat).toFixed(1)} ms`, `${(bytes / 1e6).toFixed(1)} MB`, `${firstUpdate.toFixed(0)} ms`, `${update.toFixed(0)} ms`, `${(rss / 1e6).toFixed(0)} MB`]);
+  }
+  return table(['series', 'scrape latency (median of 5)', 'exposition size', 'first update', 'update', 'RSS growth'], rows);
+}
+
+async function lifecycle(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'pf-bench-'));
+  const file = join(dir, 'pipeline.yaml');
+  const cfg = (fmt: string) => `probes:\n  p: { type: synthetic, interval: 1s, series: [{ name: bench_total, kind: counter, value: { constant: 1 } }] }\nsinks:\n  out: { type: stdout, format: ${fmt} }\npipelines:\n  a: { inputs: [p], sinks: [out] }\n`;
+  writeFileSync(file, cfg('ndjson'));
+  const starts: number[] = [];
+  const reloads: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const port = 19600 + r;
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'probeflow.js'), 'run', '-c', file, '--http-listen', `127.0.0.1:${port}`, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    while (!out.includes('bench_total')) await sleep(2);
+    starts.push(performance.now() - t0);
+    while (!err.includes('engine endpoint listening')) await sleep(5);
+    writeFileSync(file, cfg(r % 2 ? 'ndjson' : 'text'));
+    const t1 = performance.now();
+    await fetch(`http://127.0.0.1:${port}/-/reload`, { method: 'POST' });
+    reloads.push(performance.now() - t1);
+    child.kill('SIGTERM');
+    await new Promise((res) => child.once('exit', res));
+    writeFileSync(file, cfg('ndjson'));
+  }
+  return table(['agent lifecycle', 'median'], [
+    ['start-up to first sample (node start, config, engine, first tick)', `${median(starts).toFixed(0)} ms`],
+    ['reload changing only a sink (probe kept), POST /-/reload round trip', `${median(reloads).toFixed(1)} ms`],
+  ]);
+}
+
+const header = `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`;
+console.log(`# probeflow benchmark results\n\n${header}\nRegenerate: \`node --import tsx bench/run.ts > bench/RESULTS.md\` (as root, after \`npm run build\`).\n`);
+console.log(`## Per-hit cost of a uprobe on a Go function\n\n${await probeCost()}\n`);
+console.log(`## Engine throughput\n\n${await engineThroughput()}\n`);
+console.log(`## Prometheus endpoint by series count\n\n${await scrape()}\n`);
+console.log(`## Start-up and reload\n\n${await lifecycle()}\n`);

@@ -17,6 +17,7 @@ import { silentLogger } from '../engine/util/log.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { stackCheckCookie } from '../probes/lib/go-prologue.js';
 import { prometheusSink } from '../sinks/prometheus.js';
+import { uprobeProbe } from '../probes/uprobe.js';
 import { deltaStage } from '../stages/delta.js';
 import { histogramStage } from '../stages/histogram.js';
 import { thresholdStage } from '../stages/threshold.js';
@@ -83,6 +84,36 @@ async function probeCost(): Promise<string> {
     rows.push([label, fmtNs(ns), setup ? fmtNs(ns - base) : '', setup && base ? `${(ns / base).toFixed(0)}×` : '']);
   }
   return table(['Go function main.work, 200k calls', 'per call', 'added per hit', 'vs alone'], rows);
+}
+
+async function ringBuffer(): Promise<string> {
+  const bin = buildGo('go-calls');
+  const rows: string[][] = [];
+  for (const calls of [200_000, 1_000_000]) {
+    const w = await startWaiting(bin, [String(calls)]);
+    const metrics = new SelfMetrics();
+    let events = 0;
+    let first = 0;
+    let last = 0;
+    const sub = uprobeProbe
+      .create({ type: 'uprobe', target: { pid: w.pid }, rescan: '20ms', interval: '200ms', points: [{ name: 'work', symbol: 'main.work', events: true }] }, { id: 'ring', log: silentLogger, baseDir: ROOT, metrics })
+      .samples()
+      .subscribe((batch) => {
+        const n = batch.filter((s) => s.kind === 'event').length;
+        if (!n) return;
+        if (!first) first = performance.now();
+        last = performance.now();
+        events += n;
+      });
+    await sleep(300);
+    const out = await w.go();
+    await sleep(500);
+    sub.unsubscribe();
+    const dropped = (await metrics.probeEventsDropped.get()).values[0]?.value ?? 0;
+    const perCall = Number(/ns_per_call ([\d.]+)/.exec(out)![1]);
+    rows.push([String(calls), fmtNs(perCall), String(events), String(dropped), `${(events / ((last - first) / 1000) / 1e6).toFixed(2)} M/s`]);
+  }
+  return table(['uprobe events (one per call, ring buffer 4 MiB)', 'per call with events', 'events consumed', 'dropped (counted in kernel)', 'consumed rate'], rows);
 }
 
 async function engineThroughput(): Promise<string> {
@@ -173,6 +204,7 @@ async function lifecycle(): Promise<string> {
 const header = `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`;
 console.log(`# probeflow benchmark results\n\n${header}\nRegenerate: \`node --import tsx bench/run.ts > bench/RESULTS.md\` (as root, after \`npm run build\`).\n`);
 console.log(`## Per-hit cost of a uprobe on a Go function\n\n${await probeCost()}\n`);
+console.log(`## Ring buffer events\n\n${await ringBuffer()}\n`);
 console.log(`## Engine throughput\n\n${await engineThroughput()}\n`);
 console.log(`## Prometheus endpoint by series count\n\n${await scrape()}\n`);
 console.log(`## Start-up and reload\n\n${await lifecycle()}\n`);

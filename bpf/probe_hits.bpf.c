@@ -66,6 +66,14 @@ struct {
   __uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
+/* Events that did not fit in the ring buffer (user space fell behind): counted, not lost silently. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} events_dropped SEC(".maps");
+
 /* Registers by index, so user space can name Go-ABI or C-ABI arguments per architecture.
  * The switch only picks an offset: the verifier forbids loads through a ctx pointer moved
  * by a variable amount, so the register is read with bpf_probe_read_kernel. */
@@ -138,6 +146,10 @@ int on_hit(struct pt_regs *ctx) {
       e->pad = 0;
       e->arg = arg;
       bpf_ringbuf_submit(e, 0);
+    } else {
+      __u32 zk = 0;
+      __u64 *d = bpf_map_lookup_elem(&events_dropped, &zk);
+      if (d) (*d)++;
     }
   }
   return 0;

@@ -98,6 +98,7 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
 
           const emit = () => {
             try {
+              if (events) ctx.metrics.probeEventsDropped.labels(ctx.id).set(counters.eventsDropped());
               const batch = counters.read(labelsOf, Date.now());
               if (batch.length) subscriber.next(batch);
             } catch (e) {

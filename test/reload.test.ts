@@ -22,7 +22,7 @@ function run(config: string, httpPort: number, extra: string[] = []) {
   return { child, logs, waitLog };
 }
 
-const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
 const metricValue = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
 
 function onHitLinkIds(): number[] {

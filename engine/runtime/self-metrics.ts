@@ -87,6 +87,12 @@ export class SelfMetrics {
     registers: [this.registry],
   });
 
+  readonly probeEventsDropped = new Gauge({
+    name: 'probeflow_probe_events_dropped',
+    help: 'Per-hit events a probe lost because its ring buffer was full (cumulative, read from the kernel)',
+    labelNames: ['probe'],
+    registers: [this.registry],
+  });
   readonly reloadSuccessful = new Gauge({
     name: 'probeflow_config_last_reload_successful',
     help: '1 if the last reload of pipeline.yaml was applied, 0 if it was refused',

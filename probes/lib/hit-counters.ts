@@ -112,6 +112,12 @@ export class HitCounters {
     });
   }
 
+  /** Events the kernel could not queue because the ring buffer was full. */
+  eventsDropped(): number {
+    const m = this.obj.readMap('events_dropped');
+    return m.count ? Number(sumPerCpuU64(m.values, 0, m.valueStride, m.cpus, 0)) : 0;
+  }
+
   close(): void {
     this.obj.close();
   }

@@ -14,6 +14,7 @@ demo-synthetic: setup
 
 test: setup
 	@mkdir -p .cache
+	npm run -s typecheck
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest.json; \
 	  status=$$?; node scripts/test-summary.mjs .cache/vitest.json; exit $$status
 	node bin/probeflow.js validate --quiet examples/*.yaml pipelines/*.yaml

@@ -101,7 +101,7 @@ export const aomSink: SinkFactory<AomSinkConfig> = {
         }
         queue.push(items);
       },
-      flush: () => queue.flush(),
+      flush: (deadline) => queue.flush(deadline),
       stop: () => queue.stop(Date.now() + 5000),
     };
   },

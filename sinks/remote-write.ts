@@ -43,7 +43,7 @@ export const remoteWriteSink: SinkFactory<RemoteWriteSinkConfig> = {
         for (const s of batch) if (s.kind !== 'event') wire.push(...toWireSamples(s, config.external_labels));
         queue.push(wire);
       },
-      flush: () => queue.flush(),
+      flush: (deadline) => queue.flush(deadline),
       stop: () => queue.stop(Date.now() + 5000),
     };
   },

@@ -76,8 +76,8 @@ export interface Sink {
   start(): Promise<void>;
   /** Hands a batch over; must not block. Queueing, batching and retries are the sink's own. */
   write(batch: SampleBatch, origin: { pipeline: string }): void;
-  /** Sends whatever is buffered; called on drain. */
-  flush(): Promise<void>;
+  /** Sends whatever is buffered, giving up at `deadline` (epoch ms; the sink's own default if absent); called on drain. */
+  flush(deadline?: number): Promise<void>;
   stop(): Promise<void>;
 }
 

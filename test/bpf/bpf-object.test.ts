@@ -1,3 +1,4 @@
+import type { HistogramSample } from '../../engine/model/sample.js';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,7 +64,7 @@ describe('bpf_object probe (your own .bpf.o)', () => {
       const comm = bin.split('/').pop()!;
       await waitFor(() => [...p.latest.values()].some((s) => s.name === 'byo_exec_total' && s.labels.comm === comm && s.kind === 'counter' && s.value === 4), 10_000, '4 execs');
       await waitFor(() => (p.sample('byo_work_arg', w.pid) as { count?: number } | undefined)?.count === 1000, 10_000, '1000 calls');
-      const h = p.sample('byo_work_arg', w.pid) as { bounds: number[]; counts: number[] };
+      const h = p.sample('byo_work_arg', w.pid) as HistogramSample;
       expect(h.bounds.slice(0, 4)).toEqual([1, 2, 4, 8]);
       // 0..999 by exp2 bucket: {0}, {1}, {2,3}, {4..7}, … {512..999}.
       expect(h.counts).toEqual([1, 1, 2, 4, 8, 16, 32, 64, 128, 256, 488, 0, 0, 0]);

@@ -1,3 +1,4 @@
+import type { HistogramSample, Sample } from '../../engine/model/sample.js';
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goRuntimeProbe } from '../../probes/go-runtime.js';
@@ -50,7 +51,7 @@ function startFidelity(bin: string) {
   };
 }
 
-const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
 describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
   afterAll(async () => {
@@ -138,8 +139,8 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
 });
 
 /** Upper bound of the bucket holding the median pause, from our histograms. */
-function medianUpper(hists: { kind: string }[]): number {
-  const hs = hists as { bounds: number[]; counts: number[] }[];
+function medianUpper(hists: Sample[]): number {
+  const hs = hists as HistogramSample[];
   const bounds = hs[0]!.bounds;
   const counts = bounds.map((_, i) => sum(hs.map((h) => h.counts[i]!)));
   const total = sum(hs.map((h) => sum(h.counts)));

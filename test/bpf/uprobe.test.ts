@@ -1,3 +1,4 @@
+import type { HistogramSample } from '../../engine/model/sample.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { uprobeProbe } from '../../probes/uprobe.js';
 import { BinarySymbols } from '../../probes/lib/binary-symbols.js';
@@ -24,7 +25,7 @@ describe('uprobe probe (real kernel, real processes)', () => {
       const h = p.sample('work_calls_arg', w.pid);
       expect(h).toMatchObject({ kind: 'histogram', count: 5000, sum: (4999 * 5000) / 2 });
       // log2 buckets: le=0 holds 0, le=1 holds 1, le=3 holds 2..3, le=4095 holds 2048..4095.
-      expect((h as { counts: number[] }).counts.slice(0, 3)).toEqual([1, 1, 2]);
+      expect((h as HistogramSample).counts.slice(0, 3)).toEqual([1, 1, 2]);
       expect(p.sample('work_calls_total', w.pid)!.labels).toMatchObject({ pid: String(w.pid), comm: expect.stringMatching(/^calls-c/), exe: bin });
     } finally {
       p.stop();

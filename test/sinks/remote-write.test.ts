@@ -21,7 +21,7 @@ const fastQueue = { batch_send_deadline: '20ms', min_backoff: '20ms', max_backof
 
 async function metric(ctx: ReturnType<typeof testContext>, name: 'sinkSent' | 'sinkFailed' | 'sinkRetries' | 'sinkDropped', labels: Record<string, string> = {}) {
   const m = await ctx.metrics[name].get();
-  return m.values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
+  return m.values.filter((v) => Object.entries(labels).every(([k, x]) => (v.labels as Record<string, string | number>)[k] === x)).reduce((n, v) => n + v.value, 0);
 }
 
 describe('remote_write encoder', () => {

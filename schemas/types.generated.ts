@@ -1224,6 +1224,26 @@ export interface AomSinkConfig {
 }
 
 /**
+ * Appends samples to a file as NDJSON (readable by the replay probe) or aligned text, rotating it by size. The path must lie inside a directory the agent was started with --allow-write (default /var/lib/probeflow).
+ */
+export interface FileSinkConfig {
+  type: 'file';
+  /**
+   * File to append to; relative paths resolve against the config file's directory.
+   */
+  path: string;
+  format?: 'ndjson' | 'text';
+  /**
+   * Rotate when the file would grow past this size: PATH becomes PATH.1, PATH.1 becomes PATH.2, …
+   */
+  max_bytes?: number;
+  /**
+   * Rotated files kept besides PATH; 0 truncates instead of rotating.
+   */
+  keep?: number;
+}
+
+/**
  * A scrape endpoint: the latest value of every series in the Prometheus text format or OpenMetrics (by Accept header), plus /healthz and /readyz. Series not updated for series_ttl disappear (e.g. of exited processes).
  */
 export interface PrometheusSinkConfig {

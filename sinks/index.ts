@@ -1,7 +1,8 @@
 import type { SinkFactory } from '../engine/components/contracts.js';
 import { aomSink } from './aom.js';
+import { fileSink } from './file.js';
 import { prometheusSink } from './prometheus.js';
 import { remoteWriteSink } from './remote-write.js';
 import { stdoutSink } from './stdout.js';
 
-export const builtinSinks: SinkFactory[] = [prometheusSink, remoteWriteSink, aomSink, stdoutSink];
+export const builtinSinks: SinkFactory[] = [prometheusSink, remoteWriteSink, aomSink, stdoutSink, fileSink];

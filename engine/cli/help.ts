@@ -35,7 +35,11 @@ Options:
   --drain-timeout DUR      longest a shutdown may take flushing sinks (default: 10s)
   --http-listen ADDR       the engine's endpoint: /healthz /readyz /metrics POST /-/reload
                            (default: 127.0.0.1:9465, env PROBEFLOW_HTTP_LISTEN; "off" for none)
-  --watch-interval DUR     also poll FILE for changes this often (default: 10s; 0s: watch only)`,
+  --watch-interval DUR     also poll FILE for changes this often (default: 10s; 0s: watch only)
+  --allow-write DIR        a directory file-writing sinks may write into; repeat for more
+                           (default: $PROBEFLOW_ALLOW_WRITE, colon-separated, or /var/lib/probeflow).
+                           Set here, not in FILE, so editing the config cannot make the
+                           agent write elsewhere; a path outside is refused at validation`,
   validate: `Usage: probeflow validate FILE [FILE...]
 
 Parses and checks each file: YAML syntax, the schema of every component, ids and wiring
@@ -44,7 +48,8 @@ Errors and warnings go to stderr as FILE:LINE:COL: [field: ]message.
 Exit status: 0 when every file is valid (warnings allowed), 1 otherwise.
 
 Options:
-  --quiet               print nothing for valid files`,
+  --quiet               print nothing for valid files
+  --allow-write DIR     as for run: paths that sinks write outside these directories are errors`,
   graph: `Usage: probeflow graph [-f text|dot] FILE
 
 Prints how FILE wires probes, stages and sinks. The DOT output renders with Graphviz:

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { isAbsolute } from 'node:path';
 import { builtinRegistry } from './builtin-registry.js';
 import { componentsCommand } from './commands/components.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -9,6 +10,7 @@ import { DEFAULT_CONFIG, HELP } from './help.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../util/log.js';
 import { parseDuration } from '../util/duration.js';
 import { PACKAGE_VERSION } from '../util/package-root.js';
+import { DEFAULT_WRITABLE_DIRS, WritePolicy } from '../security/write-policy.js';
 
 class UsageError extends Error {}
 
@@ -20,8 +22,14 @@ const GLOBAL = {
 } as const;
 
 const COMMAND_OPTIONS = {
-  run: { config: { type: 'string', short: 'c' }, 'drain-timeout': { type: 'string' }, 'http-listen': { type: 'string' }, 'watch-interval': { type: 'string' } },
-  validate: { quiet: { type: 'boolean', short: 'q' } },
+  run: {
+    config: { type: 'string', short: 'c' },
+    'drain-timeout': { type: 'string' },
+    'http-listen': { type: 'string' },
+    'watch-interval': { type: 'string' },
+    'allow-write': { type: 'string', multiple: true },
+  },
+  validate: { quiet: { type: 'boolean', short: 'q' }, 'allow-write': { type: 'string', multiple: true } },
   graph: { format: { type: 'string', short: 'f' } },
   components: { json: { type: 'boolean' } },
   doctor: { fix: { type: 'boolean' }, json: { type: 'boolean' } },
@@ -44,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/\. To specify.*$/s, ''));
   }
-  const { values, positionals } = parsed as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  const { values, positionals } = parsed as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
   if (values.help) return print(HELP[cmd]!);
 
   const level = (values['log-level'] ?? process.env.PROBEFLOW_LOG_LEVEL ?? 'info') as LogLevel;
@@ -67,14 +75,20 @@ export async function main(argv: string[]): Promise<number> {
       const httpListen = (values['http-listen'] as string | undefined) ?? process.env.PROBEFLOW_HTTP_LISTEN ?? '127.0.0.1:9465';
       const config = (values.config as string | undefined) ?? process.env.PROBEFLOW_CONFIG ?? DEFAULT_CONFIG;
       return runCommand(
-        { config, drainTimeoutMs: duration('drain-timeout', '10s'), httpListen: httpListen === 'off' ? '' : httpListen, watchIntervalMs: duration('watch-interval', '10s') },
+        {
+          config,
+          drainTimeoutMs: duration('drain-timeout', '10s'),
+          httpListen: httpListen === 'off' ? '' : httpListen,
+          watchIntervalMs: duration('watch-interval', '10s'),
+          writePolicy: writePolicy(values['allow-write'] as string[] | undefined),
+        },
         registry,
         log,
       );
     }
     case 'validate':
       if (!positionals.length) throw new UsageError('validate needs at least one FILE');
-      return validateCommand(positionals, { quiet: Boolean(values.quiet) }, registry);
+      return validateCommand(positionals, { quiet: Boolean(values.quiet), writePolicy: writePolicy(values['allow-write'] as string[] | undefined) }, registry);
     case 'graph': {
       if (positionals.length !== 1) throw new UsageError('graph needs exactly one FILE');
       const f = (values.format as string | undefined) ?? 'text';
@@ -86,6 +100,13 @@ export async function main(argv: string[]): Promise<number> {
     case 'doctor':
       return doctorCommand({ fix: Boolean(values.fix), json: Boolean(values.json) });
   }
+}
+
+/** --allow-write DIR (repeatable), else $PROBEFLOW_ALLOW_WRITE (colon-separated), else the default. */
+function writePolicy(flags: string[] | undefined): WritePolicy {
+  const dirs = flags?.length ? flags : process.env.PROBEFLOW_ALLOW_WRITE?.split(':').filter(Boolean);
+  for (const d of dirs ?? []) if (!isAbsolute(d)) throw new UsageError(`--allow-write needs an absolute directory, got "${d}"`);
+  return new WritePolicy(dirs?.length ? dirs : DEFAULT_WRITABLE_DIRS);
 }
 
 /** The first word that is neither an option nor the value of a global option before it. */

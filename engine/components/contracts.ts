@@ -3,6 +3,7 @@ import type { SampleBatch } from '../model/sample.js';
 import type { KindSet } from '../model/kinds.js';
 import type { Logger } from '../util/log.js';
 import type { SelfMetrics } from '../runtime/self-metrics.js';
+import type { WritePolicy } from '../security/write-policy.js';
 
 /**
  * The three component contracts. The engine knows these and the registry, never an
@@ -33,6 +34,15 @@ export interface ComponentContext {
   readonly metrics: SelfMetrics;
   /** Present on Kubernetes nodes; probes add pod labels with it. */
   readonly pods?: PodLookup;
+  /** Where the agent may write files (from the command line, not the config). */
+  readonly writePolicy: WritePolicy;
+}
+
+/** What a component's check() may consult besides its config: nothing with side effects. */
+export interface CheckContext {
+  /** Directory of the config file; relative paths in a config resolve against it. */
+  readonly baseDir: string;
+  readonly writePolicy: WritePolicy;
 }
 
 interface FactoryBase<C> {
@@ -42,7 +52,7 @@ interface FactoryBase<C> {
   /** The component's config schema, as loaded from schemas/<kind>s/<type>.schema.json. */
   readonly schema: JsonSchema;
   /** Checks beyond the schema; run by `validate` too, so no side effects. */
-  check?(config: C): ConfigProblem[];
+  check?(config: C, ctx: CheckContext): ConfigProblem[];
 }
 
 export interface Probe {

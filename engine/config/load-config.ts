@@ -8,6 +8,7 @@ import { ConfigError, type ConfigIssue } from './issue.js';
 import { compileFileSchema } from './schema.js';
 import { schemaIssues } from './schema-issues.js';
 import { ConfigSource } from './source.js';
+import { WritePolicy } from '../security/write-policy.js';
 
 export interface LoadedConfig {
   topology: Topology;
@@ -31,8 +32,14 @@ export interface LoadOptions {
 export class ConfigLoader {
   private readonly validateFile;
 
-  constructor(private readonly registry: Registry) {
+  private readonly writePolicy: WritePolicy;
+
+  constructor(
+    private readonly registry: Registry,
+    opts: { writePolicy?: WritePolicy } = {},
+  ) {
     this.validateFile = compileFileSchema(registry);
+    this.writePolicy = opts.writePolicy ?? new WritePolicy();
   }
 
   load(file: string, opts: LoadOptions = {}): LoadedConfig {
@@ -65,7 +72,7 @@ export class ConfigLoader {
       issues.push(...schemaIssues(this.validateFile.errors ?? [], data, source));
       return { issues, text };
     }
-    const graph = buildTopology(data as PipelineFile, source, this.registry, baseDir);
+    const graph = buildTopology(data as PipelineFile, source, this.registry, { baseDir, writePolicy: this.writePolicy });
     issues.push(...graph.issues);
     return { issues, ...(graph.topology ? { topology: graph.topology } : {}), text };
   }

@@ -1,4 +1,4 @@
-import type { ComponentKind, ConfigPath } from '../components/contracts.js';
+import type { CheckContext, ComponentKind, ConfigPath } from '../components/contracts.js';
 import type { Registry } from '../components/registry.js';
 import { formatKinds, type KindSet } from '../model/kinds.js';
 import type { SampleKind } from '../model/sample.js';
@@ -41,8 +41,9 @@ export function buildTopology(
   file: PipelineFile,
   source: ConfigSource,
   registry: Registry,
-  baseDir: string,
+  check: CheckContext,
 ): { topology?: Topology; issues: ConfigIssue[] } {
+  const { baseDir } = check;
   const issues: ConfigIssue[] = [];
   const error = (path: ConfigPath, message: string, key = false) => issues.push(source.issue('error', path, message, { key }));
   const warn = (path: ConfigPath, message: string) => issues.push(source.issue('warning', path, message, { key: true }));
@@ -55,7 +56,7 @@ export function buildTopology(
   // Component-level checks beyond the schema.
   const checkComponent = (kind: ComponentKind, type: string, config: unknown, at: ConfigPath) => {
     const factory = registry.get(kind, type);
-    for (const p of factory?.check?.(config as never) ?? []) error([...at, ...p.path], p.message);
+    for (const p of factory?.check?.(config as never, check) ?? []) error([...at, ...p.path], p.message);
   };
   for (const [id, s] of probes) checkComponent('probe', s.type, s.config, ['probes', id]);
   for (const [id, s] of sinks) checkComponent('sink', s.type, s.config, ['sinks', id]);

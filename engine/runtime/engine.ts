@@ -6,6 +6,7 @@ import type { SampleBatch } from '../model/sample.js';
 import type { Logger } from '../util/log.js';
 import { limitSeries } from './series-limit.js';
 import { SelfMetrics } from './self-metrics.js';
+import { WritePolicy } from '../security/write-policy.js';
 
 const SERIES_STALE_MS = 5 * 60_000;
 
@@ -47,6 +48,14 @@ export interface ReloadChanges {
 /** A reload whose new components could not be built; nothing of the running topology changed. */
 export class ReloadError extends Error {}
 
+export interface EngineOptions {
+  metrics?: SelfMetrics;
+  /** Present on Kubernetes nodes: pod labels for processes. */
+  pods?: PodLookup;
+  /** Where file-writing components may write; default DEFAULT_WRITABLE_DIRS. */
+  writePolicy?: WritePolicy;
+}
+
 /**
  * Runs a topology: one connectable observable per probe (one attachment however many
  * pipelines read it), each pipeline as inputs → stages → series limit, and one subscription
@@ -69,13 +78,17 @@ export class Engine {
   /** Resolves when every pipeline has completed (finite probes), e.g. a replay that ended. */
   done: Promise<void> = Promise.resolve();
 
+  private readonly pods?: PodLookup;
+  private readonly writePolicy: WritePolicy;
+
   constructor(
     private readonly registry: Registry,
     private readonly log: Logger,
-    metrics?: SelfMetrics,
-    private readonly pods?: PodLookup,
+    opts: EngineOptions = {},
   ) {
-    this.metrics = metrics ?? new SelfMetrics();
+    this.metrics = opts.metrics ?? new SelfMetrics();
+    if (opts.pods) this.pods = opts.pods;
+    this.writePolicy = opts.writePolicy ?? new WritePolicy();
   }
 
   async start(topology: Topology): Promise<void> {
@@ -88,6 +101,7 @@ export class Engine {
       log: this.log.child({ component: id }),
       baseDir: topology.baseDir,
       metrics: this.metrics,
+      writePolicy: this.writePolicy,
       ...(this.pods ? { pods: this.pods } : {}),
     });
     const usedSinks = new Set(topology.pipelines.flatMap((p) => p.sinks));

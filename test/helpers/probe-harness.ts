@@ -3,6 +3,7 @@ import type { Sample } from '../../engine/model/sample.js';
 import { SelfMetrics } from '../../engine/runtime/self-metrics.js';
 import { seriesKey } from '../../engine/model/sample.js';
 import { createLogger } from '../../engine/util/log.js';
+import { WritePolicy } from '../../engine/security/write-policy.js';
 import { waitFor } from './cli.js';
 
 /** Subscribes a real probe and keeps the latest value of each series it reports. */
@@ -19,7 +20,7 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
   const latest = new Map<string, Sample>();
   const events: Sample[] = [];
   let error: unknown;
-  const probe = factory.create({ type: factory.type, ...config }, { id: 'under-test', log, baseDir: process.cwd(), metrics: new SelfMetrics(), ...extra });
+  const probe = factory.create({ type: factory.type, ...config }, { id: 'under-test', log, baseDir: process.cwd(), metrics: new SelfMetrics(), writePolicy: new WritePolicy([]), ...extra });
   const sub = probe.samples().subscribe({
     next: (batch) => {
       for (const s of batch) {

@@ -1,9 +1,11 @@
 import { TestScheduler } from 'rxjs/testing';
 import { expect } from 'vitest';
-import type { ComponentContext, StageFactory } from '../../engine/components/contracts.js';
+import type { CheckContext, ComponentContext, StageFactory } from '../../engine/components/contracts.js';
 import type { HistogramSample, Labels, Sample, SampleBatch } from '../../engine/model/sample.js';
 import { SelfMetrics } from '../../engine/runtime/self-metrics.js';
 import { silentLogger } from '../../engine/util/log.js';
+import { WritePolicy } from '../../engine/security/write-policy.js';
+import { tmpdir } from 'node:os';
 
 export const counter = (name: string, value: number, timestamp: number, labels: Labels = {}): Sample => ({ kind: 'counter', name, labels, timestamp, value });
 export const gauge = (name: string, value: number, timestamp: number, labels: Labels = {}): Sample => ({ kind: 'gauge', name, labels, timestamp, value });
@@ -19,8 +21,12 @@ export const hist = (name: string, bounds: number[], counts: number[], sum: numb
   count: counts.reduce((a, b) => a + b, 0),
 });
 
+export function checkContext(): CheckContext {
+  return { baseDir: process.cwd(), writePolicy: new WritePolicy([tmpdir()]) };
+}
+
 export function testContext(id = 'test-stage'): ComponentContext & { metrics: SelfMetrics } {
-  return { id, log: silentLogger, baseDir: process.cwd(), metrics: new SelfMetrics() };
+  return { id, log: silentLogger, baseDir: process.cwd(), metrics: new SelfMetrics(), writePolicy: new WritePolicy([tmpdir()]) };
 }
 
 /** Runs a marble test of a stage: batches by marble letter in, expected batches by letter out. */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -147,6 +147,43 @@ pipelines:
       expect(reloads).toEqual(new Array(10).fill(200));
       expect(statuses.length).toBeGreaterThan(100);
       expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    } finally {
+      child.kill('SIGTERM');
+      expect((await exited(child)).code).toBe(0);
+    }
+  });
+
+  it('refuses a config that would write outside the allowed directories, at start and at reload, and keeps the running one', async () => {
+    const [http, sink] = [await freePort(), await freePort()];
+    const allowed = tmp();
+    const file = join(tmp(), 'pipeline.yaml');
+    const cfg = (path: string) => `probes:
+  p: { type: synthetic, interval: 50ms, series: [{ name: kept_total, kind: counter, value: { constant: 1 } }] }
+sinks:
+  out: { type: prometheus, listen: "127.0.0.1:${sink}" }
+  dump: { type: file, path: "${path}" }
+pipelines:
+  a: { inputs: [p], sinks: [out, dump] }
+`;
+    writeFileSync(file, cfg('/etc/probeflow-was-here'));
+    const refused = spawnProbeflow(['run', '-c', file, '--allow-write', allowed, '--http-listen', 'off']);
+    expect((await exited(refused)).code).toBe(1);
+    expect(refused.output().stderr).toContain(`${file}:5:29: sinks.dump.path: "/etc/probeflow-was-here" is outside the directories the agent may write to (${allowed})`);
+    expect(existsSync('/etc/probeflow-was-here')).toBe(false);
+
+    writeFileSync(file, cfg(join(allowed, 'samples.ndjson')));
+    const child = spawnProbeflow(['run', '-c', file, '--allow-write', allowed, '--http-listen', `127.0.0.1:${http}`, '--log-format', 'json', '--watch-interval', '0s']);
+    try {
+      await waitFor(() => child.output().stderr.includes('engine endpoint listening'), 15_000, 'engine endpoint');
+      await waitFor(() => existsSync(join(allowed, 'samples.ndjson')) && readFileSync(join(allowed, 'samples.ndjson'), 'utf8').includes('kept_total'), 5000, 'samples in the file');
+      writeFileSync(file, cfg(`${allowed}/../escaped.ndjson`));
+      const res = await fetch(`http://127.0.0.1:${http}/-/reload`, { method: 'POST' });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { errors: string[] }).errors[0]).toContain('sinks.dump.path: "' + allowed + '/../escaped.ndjson" is outside');
+      const size = readFileSync(join(allowed, 'samples.ndjson')).length;
+      await waitFor(() => readFileSync(join(allowed, 'samples.ndjson')).length > size, 5000, 'the running file sink to keep writing');
+      expect(await (await fetch(`http://127.0.0.1:${sink}/metrics`)).text()).toMatch(/kept_total [1-9]/);
+      expect(existsSync(join(allowed, '..', 'escaped.ndjson'))).toBe(false);
     } finally {
       child.kill('SIGTERM');
       expect((await exited(child)).code).toBe(0);

@@ -8,7 +8,7 @@ import { aomEndpoints, aomSink } from '../../sinks/aom.js';
 import { AOM_MAX_REQUEST_BYTES } from '../../sinks/lib/aom-metricdata.js';
 import { decodeWriteRequest } from '../../sinks/lib/remote-write-encoder.js';
 import { waitFor } from '../helpers/cli.js';
-import { counter, gauge, hist, testContext } from '../helpers/samples.js';
+import { counter, gauge, hist, testContext, checkContext } from '../helpers/samples.js';
 
 /**
  * AOM cannot run here: this server stands in for it on loopback over HTTPS, checks requests
@@ -197,7 +197,7 @@ describe('aom sink (documented AOM contract, local HTTPS stand-in)', () => {
   });
 
   it('refuses configs AOM could not use, at validation', () => {
-    const problems = (c: Record<string, unknown>) => aomSink.check!({ type: 'aom', project_id: PROJECT, region: 'cn-north-4', ...c } as never).map((p) => p.message);
+    const problems = (c: Record<string, unknown>) => aomSink.check!({ type: 'aom', project_id: PROJECT, region: 'cn-north-4', ...c } as never, checkContext()).map((p) => p.message);
     expect(problems({ mode: 'metricdata', token: 't', namespace: 'PAAS.x' })).toEqual(['the service part cannot be PAAS (reserved by AOM)']);
     expect(problems({ mode: 'prometheus' })).toEqual(['mode prometheus needs access_code (as ${AOM_ACCESS_CODE}) or access_code_file']);
     expect(problems({ mode: 'metricdata', token: 't' })).toEqual(['mode metricdata needs a namespace such as probeflow.go']);

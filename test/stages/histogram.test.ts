@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { histogramStage } from '../../stages/histogram.js';
 import { bucketBounds } from '../../stages/lib/buckets.js';
-import { counter, event, gauge, hist, marbles, runStage } from '../helpers/samples.js';
+import { counter, event, gauge, hist, marbles, runStage, checkContext } from '../helpers/samples.js';
 
 describe('histogram stage', () => {
   it('observes values into cumulative per-series histograms, one snapshot per batch', () => {
@@ -44,6 +44,6 @@ describe('histogram stage', () => {
   });
 
   it('refuses unsorted explicit bounds at validation', () => {
-    expect(histogramStage.check!({ type: 'histogram', buckets: { explicit: [1, 3, 2] } })[0]!.message).toMatch(/strictly increasing: 3 is followed by 2/);
+    expect(histogramStage.check!({ type: 'histogram', buckets: { explicit: [1, 3, 2] } }, checkContext())[0]!.message).toMatch(/strictly increasing: 3 is followed by 2/);
   });
 });

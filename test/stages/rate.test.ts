@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rateStage } from '../../stages/rate.js';
-import { counter, gauge, runStage } from '../helpers/samples.js';
+import { counter, gauge, runStage, checkContext } from '../helpers/samples.js';
 
 describe('rate stage', () => {
   it('is the increase over the window per second', () => {
@@ -37,6 +37,6 @@ describe('rate stage', () => {
   });
 
   it('refuses a zero window at validation', () => {
-    expect(rateStage.check!({ type: 'rate', window: '0s' })).toEqual([{ path: ['window'], message: 'must be longer than 0s' }]);
+    expect(rateStage.check!({ type: 'rate', window: '0s' }, checkContext())).toEqual([{ path: ['window'], message: 'must be longer than 0s' }]);
   });
 });

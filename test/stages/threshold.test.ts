@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { thresholdStage } from '../../stages/threshold.js';
-import { event, gauge, marbles, runStage } from '../helpers/samples.js';
+import { event, gauge, marbles, runStage, checkContext } from '../helpers/samples.js';
 
 const cfg = { name: 'q_high', above: 10, clear: 5, for: '2s', pass_through: false };
 const fired = (v: number, ts: number, state: string) => event('q_high_transitions', v, ts, { state });
@@ -59,7 +59,7 @@ describe('threshold stage', () => {
   });
 
   it('refuses configs that cannot work', () => {
-    expect(thresholdStage.check!({ type: 'threshold', name: 'x' })[0]!.message).toMatch(/exactly one of `above` or `below`/);
-    expect(thresholdStage.check!({ type: 'threshold', name: 'x', above: 5, clear: 6 })[0]).toMatchObject({ path: ['clear'] });
+    expect(thresholdStage.check!({ type: 'threshold', name: 'x' }, checkContext())[0]!.message).toMatch(/exactly one of `above` or `below`/);
+    expect(thresholdStage.check!({ type: 'threshold', name: 'x', above: 5, clear: 6 }, checkContext())[0]).toMatchObject({ path: ['clear'] });
   });
 });

@@ -3,6 +3,7 @@ import { ConfigLoader } from '../../config/load-config.js';
 import { ConfigError, formatIssue } from '../../config/issue.js';
 import type { Server } from 'node:http';
 import { Engine } from '../../runtime/engine.js';
+import type { WritePolicy } from '../../security/write-policy.js';
 import { Reloader } from '../../runtime/reloader.js';
 import { watchConfig } from '../../runtime/config-watcher.js';
 import { startEngineHttp } from '../../runtime/engine-http.js';
@@ -18,6 +19,8 @@ export interface RunOptions {
   httpListen: string;
   /** Poll the config file this often besides watching its directory; 0 = watch only. */
   watchIntervalMs: number;
+  /** Where file-writing components may write (--allow-write). */
+  writePolicy: WritePolicy;
 }
 
 /**
@@ -25,7 +28,7 @@ export interface RunOptions {
  * The returned promise settles with the process exit code.
  */
 export async function runCommand(opts: RunOptions, registry: Registry, log: Logger): Promise<number> {
-  const loader = new ConfigLoader(registry);
+  const loader = new ConfigLoader(registry, { writePolicy: opts.writePolicy });
   let loaded;
   try {
     loaded = loader.load(opts.config);
@@ -44,7 +47,7 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   // On a Kubernetes node, pod labels for processes; elsewhere inert.
   const kube = new KubernetesMetadata(log.child({ component: 'kubernetes' }));
   if (kube.enabled) await kube.start();
-  const engine = new Engine(registry, log, undefined, kube.enabled ? (cgroup) => kube.lookup(cgroup) : undefined);
+  const engine = new Engine(registry, log, { writePolicy: opts.writePolicy, ...(kube.enabled ? { pods: (cgroup: string) => kube.lookup(cgroup) } : {}) });
   const { topology } = loaded;
   log.info('starting', {
     config: opts.config,

@@ -1,9 +1,10 @@
 import type { Registry } from '../../components/registry.js';
 import { ConfigLoader } from '../../config/load-config.js';
 import { formatIssue } from '../../config/issue.js';
+import type { WritePolicy } from '../../security/write-policy.js';
 
-export function validateCommand(files: string[], opts: { quiet: boolean }, registry: Registry): number {
-  const loader = new ConfigLoader(registry);
+export function validateCommand(files: string[], opts: { quiet: boolean; writePolicy: WritePolicy }, registry: Registry): number {
+  const loader = new ConfigLoader(registry, { writePolicy: opts.writePolicy });
   let failed = 0;
   for (const file of files) {
     const { issues, topology } = loader.check(file);

@@ -55,6 +55,18 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
     pipelines: topology.pipelines.map((p) => p.id),
     sinks: [...topology.sinks.keys()],
   });
+  // Handlers before anything starts: a signal during start-up must not take the default action
+  // (kill without draining, or for SIGHUP: die), it is acted on once the engine is up.
+  const stopped = new Promise<string>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => resolve(sig);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  let hupDuringStart = false;
+  let onHup = () => void (hupDuringStart = true);
+  const hupListener = () => onHup();
+  process.on('SIGHUP', hupListener);
+
   await engine.start(topology);
   const status = engine.status();
   const down = Object.entries(status.probes).filter(([, s]) => !s.up);
@@ -63,8 +75,8 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   // Live reload: SIGHUP, a changed file (ConfigMap swaps included), POST /-/reload.
   const reloader = new Reloader(opts.config, loader, engine, log.child({ component: 'reload' }));
   reloader.started(loaded.text);
-  const onHup = () => void reloader.request('SIGHUP');
-  process.on('SIGHUP', onHup);
+  onHup = () => void reloader.request('SIGHUP');
+  if (hupDuringStart) onHup();
   const unwatch = watchConfig(opts.config, { pollMs: opts.watchIntervalMs, currentHash: () => reloader.hash, onChange: () => void reloader.request('file change'), log });
   let server: Server | undefined;
   if (opts.httpListen) {
@@ -75,14 +87,9 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
     }
   }
 
-  const stopped = new Promise<string>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => resolve(sig);
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
   const reason = await Promise.race([stopped, engine.done.then(() => 'all pipelines finished')]);
   log.info('stopping', { reason });
-  process.off('SIGHUP', onHup);
+  process.off('SIGHUP', hupListener);
   unwatch();
   server?.close();
   server?.closeAllConnections();

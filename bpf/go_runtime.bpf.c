@@ -166,6 +166,18 @@ struct {
   __type(value, __u32);
 } class_size SEC(".maps");
 
+/* releaseAll reads a whole mcache.alloc array at once: one user read instead of 136. */
+struct span_list {
+  __u64 spans[NUM_SPAN_CLASSES];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct span_list);
+} span_scratch SEC(".maps");
+
 static __always_inline void count(__u32 tgid, __u32 what, __u64 n) {
   struct counter_key k = {.tgid = tgid, .what = what};
   __u64 *v = bpf_map_lookup_elem(&counters, &k);
@@ -208,14 +220,21 @@ static __always_inline __u32 read_u16(__u64 addr) {
 
 /* Slots of a cached span used since it was cached, times its object size: what Go adds to
  * smallAllocCount in refill and releaseAll. */
-static __always_inline __u64 span_bytes(struct go_proc *cfg, __u64 cache, __u32 spc) {
-  if (!cfg->mcache_alloc_off) return 0; /* unknown Go version: no span accounting */
-  __u64 span = read_u64(cache + cfg->mcache_alloc_off + (__u64)spc * 8);
+static __always_inline __u64 span_bytes(struct go_proc *cfg, __u64 span, __u32 spc) {
   if (!span) return 0;
-  __u32 used = read_u16(span + cfg->span_count_off) - read_u16(span + cfg->span_before_off);
+  __u32 used;
+  __u32 gap = cfg->span_before_off - cfg->span_count_off;
+  if (cfg->span_before_off >= cfg->span_count_off && gap <= 6) {
+    /* Both uint16 fields in one 8-byte read (6 bytes apart in every Go version we know). */
+    __u64 both = read_u64(span + cfg->span_count_off);
+    used = (__u32)(__u16)both - (__u32)(__u16)(both >> (gap * 8));
+  } else {
+    used = read_u16(span + cfg->span_count_off) - read_u16(span + cfg->span_before_off);
+  }
+  if (!used || (used & 0x8000)) return 0;
   __u32 cls = spc >> 1;
   __u32 *size = bpf_map_lookup_elem(&class_size, &cls);
-  if (!size || (used & 0x8000)) return 0;
+  if (!size) return 0;
   return (__u64)used * *size;
 }
 
@@ -315,11 +334,17 @@ int on_go(struct pt_regs *ctx) {
     }
     case P_REFILL:
       /* (*mcache).refill(c RAX, spc BL) */
-      count(tgid, C_ALLOC_BYTES_SPANS, span_bytes(cfg, ctx->ax, ctx->bx & 0xff));
+      if (!cfg->mcache_alloc_off) break; /* unknown Go version: no span accounting */
+      __u32 spc = ctx->bx & 0xff;
+      count(tgid, C_ALLOC_BYTES_SPANS, span_bytes(cfg, read_u64(ctx->ax + cfg->mcache_alloc_off + (__u64)spc * 8), spc));
       break;
     case P_RELEASE_ALL: {
+      if (!cfg->mcache_alloc_off) break;
+      __u32 zero = 0;
+      struct span_list *l = bpf_map_lookup_elem(&span_scratch, &zero);
+      if (!l || bpf_probe_read_user(l->spans, sizeof(l->spans), (void *)(ctx->ax + cfg->mcache_alloc_off))) break;
       __u64 total = 0;
-      for (__u32 spc = 0; spc < NUM_SPAN_CLASSES; spc++) total += span_bytes(cfg, ctx->ax, spc);
+      for (__u32 spc = 0; spc < NUM_SPAN_CLASSES; spc++) total += span_bytes(cfg, l->spans[spc], spc);
       count(tgid, C_ALLOC_BYTES_SPANS, total);
       break;
     }

@@ -7,6 +7,7 @@ import { BpfObject, sumPerCpuU64 } from '../engine/bpf/bpf-object.js';
 import type { HistogramSample, Sample, SampleKind } from '../engine/model/sample.js';
 import { seriesKey } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
+import type { Logger } from '../engine/util/log.js';
 import { BinarySymbols } from './lib/binary-symbols.js';
 import { keyBytes, keyDecoder, readUint } from './lib/key-decoders.js';
 import { watchTargets } from './lib/target.js';
@@ -45,7 +46,7 @@ export const bpfObjectProbe: ProbeFactory<BpfObjectProbeConfig> = {
           try {
             obj.load();
             checkMaps(obj, config);
-            attachAll(obj, config, subs, (m, f) => ctx.log.info(m, f));
+            attachAll(obj, config, subs, ctx.log);
           } catch (e) {
             subs.forEach((s) => s.unsubscribe());
             obj.close();
@@ -85,7 +86,7 @@ function checkMaps(obj: BpfObject, config: BpfObjectProbeConfig): void {
   }
 }
 
-function attachAll(obj: BpfObject, config: BpfObjectProbeConfig, subs: Subscription[], log: (m: string, f: Record<string, unknown>) => void): void {
+function attachAll(obj: BpfObject, config: BpfObjectProbeConfig, subs: Subscription[], log: Logger): void {
   type AttachSpec = NonNullable<BpfObjectProbeConfig['attach']>[number];
   const specs: AttachSpec[] = config.attach ?? obj.programs().map((p) => ({ program: p, auto: true as const }));
   for (const a of specs) {
@@ -98,12 +99,12 @@ function attachAll(obj: BpfObject, config: BpfObjectProbeConfig, subs: Subscript
       const { symbol, target } = a.uprobe;
       const attached = new Map<string, number>();
       subs.push(
-        watchTargets(target, parseDuration(config.rescan ?? '2s')).subscribe(({ added }) => {
+        watchTargets(target, parseDuration(config.rescan ?? '2s'), { log }).subscribe(({ added }) => {
           for (const p of added) {
             if (attached.has(p.binaryId)) continue;
             const f = BinarySymbols.open(`/proc/${p.pid}/exe`).resolve(symbol);
             attached.set(p.binaryId, obj.attachUprobe(a.program, `/proc/${p.pid}/exe`, f.fileOffset + f.attachDelta, -1, 0));
-            log('bpf_object uprobe attached', { program: a.program, exe: p.exe, symbol });
+            log.info('bpf_object uprobe attached', { program: a.program, exe: p.exe, symbol });
           }
         }),
       );

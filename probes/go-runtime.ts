@@ -180,7 +180,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
             if (batch.length) subscriber.next(batch);
           };
 
-          const targets = watchTargets(config.target ?? {}, rescanMs).subscribe({
+          const targets = watchTargets(config.target ?? {}, rescanMs, { log: ctx.log }).subscribe({
             next: ({ added, removed }) => {
               if (removed.length) emit();
               for (const p of removed) untrack(p.pid);

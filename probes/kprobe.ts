@@ -42,7 +42,7 @@ export const kprobeProbe: ProbeFactory<KprobeProbeConfig> = {
             if (!config.target) for (const pid of wide.forgetExited(seen)) counters.forgetCounts(pid);
           };
           const targets = config.target
-            ? watchTargets(config.target, rescanMs).subscribe(({ added, removed }) => {
+            ? watchTargets(config.target, rescanMs, { log: ctx.log }).subscribe(({ added, removed }) => {
                 if (removed.length) emit();
                 for (const p of removed) {
                   counters.removePid(p.pid);

@@ -107,7 +107,7 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
           };
 
           const events = points.some((p) => p.events) ? counters.openEvents(labelsOf, (b) => subscriber.next(b)) : undefined;
-          const targets = watchTargets(config.target, rescanMs).subscribe({
+          const targets = watchTargets(config.target, rescanMs, { log: ctx.log }).subscribe({
             next: ({ added, removed }) => {
               if (removed.length) {
                 // Last counts of exiting processes go out before their counters are dropped.

@@ -99,7 +99,8 @@ describe('deployment manifests', () => {
       expect(c.readinessProbe.httpGet.path).toBe('/readyz');
       expect(c.args).toEqual(['run', '-c', '/etc/probeflow/pipeline.yaml', '--http-listen', ':9465', '--log-format', 'json']);
       expect(doc.spec.template.metadata.annotations['prometheus.io/scrape']).toBe('true');
-      if (!c.securityContext.privileged) expect(c.securityContext.capabilities.add).toEqual(['BPF', 'PERFMON', 'SYS_ADMIN', 'SYS_PTRACE', 'SYS_RESOURCE']);
+      // The set test/reliability/capabilities.test.ts runs the agent with, plus memlock for kernels < 5.11.
+      if (!c.securityContext.privileged) expect(c.securityContext.capabilities).toEqual({ add: ['SYS_ADMIN', 'SYS_PTRACE', 'DAC_READ_SEARCH', 'SYS_RESOURCE'], drop: ['ALL'] });
       expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
     }
   });

@@ -3,6 +3,7 @@ import { release } from 'node:os';
 import { bundledObjectPath } from './bpf-object.js';
 import { checkFeature, ensureTracefs, type Feature, type FeatureStatus } from './kernel-features.js';
 import { native } from './native.js';
+import { CAPABILITIES, effectiveCapabilities, type CapabilityName } from '../util/capabilities.js';
 
 export interface Check extends FeatureStatus {
   name: string;
@@ -10,7 +11,6 @@ export interface Check extends FeatureStatus {
   essential: boolean;
 }
 
-const CAPS: Record<number, string> = { 21: 'CAP_SYS_ADMIN', 24: 'CAP_SYS_RESOURCE', 38: 'CAP_PERFMON', 39: 'CAP_BPF' };
 
 /** Everything `probeflow doctor` reports; the engine logs the failures at start. */
 export function runChecks(opts: { fix?: boolean } = {}): Check[] {
@@ -50,15 +50,14 @@ export function runChecks(opts: { fix?: boolean } = {}): Check[] {
 }
 
 function capabilities(): FeatureStatus {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const eff = BigInt('0x' + (/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'));
-  const has = (bit: number) => (eff >> BigInt(bit)) & 1n;
-  const present = Object.entries(CAPS).filter(([b]) => has(Number(b))).map(([, n]) => n);
-  const missing = Object.entries(CAPS).filter(([b]) => !has(Number(b))).map(([, n]) => n);
-  const canProbe = has(21) || (has(39) && has(38));
-  return canProbe
-    ? { ok: true, detail: `effective: ${present.join(', ')}${missing.length ? ` (missing: ${missing.join(', ')})` : ''}` }
-    : { ok: false, detail: `missing ${missing.join(', ')}`, fix: 'run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (uprobes) in the DaemonSet securityContext' };
+  const has = effectiveCapabilities();
+  const all = Object.keys(CAPABILITIES) as CapabilityName[];
+  const missing = all.filter((c) => !has.has(c));
+  const canLoad = has.has('CAP_SYS_ADMIN') || (has.has('CAP_BPF') && has.has('CAP_PERFMON'));
+  const detail = `effective: ${[...has].join(', ') || 'none'}${missing.length ? ` (missing: ${missing.join(', ')})` : ''}`;
+  return canLoad
+    ? { ok: true, detail }
+    : { ok: false, detail, fix: 'run as root, or grant CAP_SYS_ADMIN (uprobes; covers BPF and PERFMON), CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (other users\' processes) — docs/security.md' };
 }
 
 function memlock(major: number, minor: number): FeatureStatus {

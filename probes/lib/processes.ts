@@ -14,8 +14,11 @@ export interface ProcessInfo {
   containerId?: string;
 }
 
-/** /proc/PID/… for one pid, or undefined if it exited meanwhile or is a kernel thread. */
-export function readProcess(pid: number, proc = '/proc'): ProcessInfo | undefined {
+/**
+ * /proc/PID/… for one pid, or undefined if it exited meanwhile or is a kernel thread.
+ * `onDenied` hears of processes the agent may not inspect (another user's, without CAP_SYS_PTRACE).
+ */
+export function readProcess(pid: number, proc = '/proc', onDenied?: (pid: number) => void): ProcessInfo | undefined {
   try {
     const exe = readlinkSync(`${proc}/${pid}/exe`);
     const st = statSync(`${proc}/${pid}/exe`);
@@ -34,7 +37,9 @@ export function readProcess(pid: number, proc = '/proc'): ProcessInfo | undefine
       cgroup,
       ...(containerId ? { containerId } : {}),
     };
-  } catch {
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') onDenied?.(pid);
     return undefined;
   }
 }

@@ -1,4 +1,6 @@
 import { Observable } from 'rxjs';
+import { effectiveCapabilities } from '../../engine/util/capabilities.js';
+import type { Logger } from '../../engine/util/log.js';
 import { listPids, readProcess, type ProcessInfo } from './processes.js';
 
 /** How a probe's config names its processes; every given condition must hold. */
@@ -45,21 +47,25 @@ export function targetMatcher(t: TargetConfig): (p: ProcessInfo) => boolean {
  * a new process counts as one exit and one start. Polling /proc keeps this working in
  * every container runtime and kernel; the bound on discovery delay is the interval.
  */
-export function watchTargets(target: TargetConfig, intervalMs: number, proc = '/proc'): Observable<TargetChange> {
+export function watchTargets(target: TargetConfig, intervalMs: number, opts: { proc?: string; log?: Logger } = {}): Observable<TargetChange> {
+  const proc = opts.proc ?? '/proc';
   const matches = targetMatcher(target);
   // Only pids the config names can match; no need to read every process for them.
   const onlyPids = target.pid === undefined ? undefined : Array.isArray(target.pid) ? target.pid : [target.pid];
   return new Observable<TargetChange>((subscriber) => {
     const known = new Map<number, ProcessInfo>();
+    let toldDenied = false;
     const scan = () => {
       const seen = new Set<number>();
+      const denied: number[] = [];
+      const onDenied = (pid: number) => void denied.push(pid);
       const added: ProcessInfo[] = [];
       const removed: ProcessInfo[] = [];
       for (const pid of onlyPids ?? listPids(proc)) {
         const prev = known.get(pid);
         if (prev) {
           // Cheap liveness check first; full re-read only for a possibly reused pid.
-          const now = readProcess(pid, proc);
+          const now = readProcess(pid, proc, onDenied);
           if (now && now.startTime === prev.startTime) {
             seen.add(pid);
             continue;
@@ -72,7 +78,7 @@ export function watchTargets(target: TargetConfig, intervalMs: number, proc = '/
           }
           continue;
         }
-        const info = readProcess(pid, proc);
+        const info = readProcess(pid, proc, onDenied);
         if (info && info.pid !== process.pid && matches(info)) {
           known.set(pid, info);
           added.push(info);
@@ -84,6 +90,13 @@ export function watchTargets(target: TargetConfig, intervalMs: number, proc = '/
           known.delete(pid);
           removed.push(info);
         }
+      }
+      // Without this, a missing capability looks like "no matching process": say it once.
+      // Some pids stay hidden even from full root (a sandbox's init): only a missing capability is news.
+      if (denied.length && !toldDenied && !effectiveCapabilities().has('CAP_SYS_PTRACE')) {
+        const n = denied.length;
+        opts.log?.warn(`${n} process${n === 1 ? ' is' : 'es are'} hidden from this agent (permission denied on /proc/PID/exe): grant CAP_SYS_PTRACE to probe processes of other users`, { pids: denied.slice(0, 10) });
+        toldDenied = true;
       }
       if (added.length || removed.length) subscriber.next({ added, removed });
     };

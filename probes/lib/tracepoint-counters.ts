@@ -72,7 +72,7 @@ export function tracepointSamples(opts: TracepointCountersOptions, ctx: Componen
     };
 
     const targets = opts.target
-      ? watchTargets(opts.target, opts.rescanMs).subscribe(({ added, removed }) => {
+      ? watchTargets(opts.target, opts.rescanMs, { log: ctx.log }).subscribe(({ added, removed }) => {
           if (removed.length) emit();
           for (const p of removed) {
             setPid(p.pid, false);

@@ -47,6 +47,14 @@ export function buildGo(flavour: GoFlavour, goBin = 'go'): string {
   });
 }
 
+/** examples/demo-workload, stripped as `make demo` builds it: runs busy until killed. */
+export function buildDemoWorkload(): string {
+  const dir = join(ROOT, 'examples', 'demo-workload');
+  return cached('demo-workload', [join(dir, 'main.go'), join(dir, 'go.mod')], (out) =>
+    execFileSync('go', ['build', '-ldflags=-s -w', '-o', out, '.'], { cwd: dir, env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, 'gocache'), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: '0' } }),
+  );
+}
+
 /** A workload process that waits for go() to do its N calls and finish() to exit. */
 export interface Workload {
   child: ChildProcess;

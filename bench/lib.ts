@@ -47,3 +47,12 @@ export function fmtNs(n: number): string {
 export function table(headers: string[], rows: (string | number)[][]): string {
   return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
+
+export function hasBpftrace(): boolean {
+  try {
+    execFileSync('bpftrace', ['--version'], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}

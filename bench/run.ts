@@ -5,7 +5,7 @@
  * engine throughput, scrape latency and memory by series count, reload latency, start-up time.
  * Numbers are medians of a few runs on whatever machine runs this; nothing here is asserted.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { BpfObject, bundledObjectPath } from '../engine/bpf/bpf-object.js';
 import type { Sample } from '../engine/model/sample.js';
 import { SelfMetrics } from '../engine/runtime/self-metrics.js';
 import { silentLogger } from '../engine/util/log.js';
+import { WritePolicy } from '../engine/security/write-policy.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { stackCheckCookie } from '../probes/lib/go-prologue.js';
 import { prometheusSink } from '../sinks/prometheus.js';
@@ -21,23 +22,16 @@ import { uprobeProbe } from '../probes/uprobe.js';
 import { deltaStage } from '../stages/delta.js';
 import { histogramStage } from '../stages/histogram.js';
 import { thresholdStage } from '../stages/threshold.js';
-import { buildGo, fmtNs, median, ROOT, sleep, startWaiting, table } from './lib.js';
+import { goRuntimePointCost, goRuntimeProbeCost } from './go-runtime-cost.js';
+import { buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startWaiting, table } from './lib.js';
 
-const ctx = (id: string) => ({ id, log: silentLogger, baseDir: ROOT, metrics: new SelfMetrics() });
+const ctx = (id: string) => ({ id, log: silentLogger, baseDir: ROOT, metrics: new SelfMetrics(), writePolicy: new WritePolicy([]) });
 const RUNS = 3;
 const CALLS = 200_000;
 
 async function probeCost(): Promise<string> {
   const bin = buildGo('go-calls');
   const f = (at: 'entry' | 'stack_check') => BinarySymbols.open(bin).resolve('main.work', { at });
-  const hasBpftrace = (() => {
-    try {
-      execFileSync('bpftrace', ['--version'], { stdio: 'pipe' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
 
   type Setup = (pid: number) => Promise<() => void>;
   const ours = (program: string, object: string, at: 'entry' | 'stack_check'): Setup => async (pid) => {
@@ -62,12 +56,12 @@ async function probeCost(): Promise<string> {
     ['probeflow uprobe counter on the jbe (default)', ours('on_hit', 'probe_hits', 'stack_check')],
     ['empty BPF program at entry (floor, single-stepped)', ours('on_nothing', 'empty', 'entry')],
     ['probeflow uprobe counter at entry (at_entry: true)', ours('on_hit', 'probe_hits', 'entry')],
-    ['bpftrace count() at entry (func+offset refused by bpftrace 0.17)', hasBpftrace ? bpftrace : undefined],
+    ['bpftrace count() at entry (func+offset refused by bpftrace 0.17)', hasBpftrace() ? bpftrace : undefined],
   ];
   const rows: string[][] = [];
   let base = 0;
   for (const [label, setup] of configs) {
-    if (label.startsWith('bpftrace') && !hasBpftrace) {
+    if (label.startsWith('bpftrace') && !hasBpftrace()) {
       rows.push([label, 'not installed (apt-get install bpftrace)', '', '']);
       continue;
     }
@@ -96,7 +90,7 @@ async function ringBuffer(): Promise<string> {
     let first = 0;
     let last = 0;
     const sub = uprobeProbe
-      .create({ type: 'uprobe', target: { pid: w.pid }, rescan: '20ms', interval: '200ms', points: [{ name: 'work', symbol: 'main.work', events: true }] }, { id: 'ring', log: silentLogger, baseDir: ROOT, metrics })
+      .create({ type: 'uprobe', target: { pid: w.pid }, rescan: '20ms', interval: '200ms', points: [{ name: 'work', symbol: 'main.work', events: true }] }, { ...ctx('ring'), metrics })
       .samples()
       .subscribe((batch) => {
         const n = batch.filter((s) => s.kind === 'event').length;
@@ -202,9 +196,26 @@ async function lifecycle(): Promise<string> {
 }
 
 const header = `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`;
-console.log(`# probeflow benchmark results\n\n${header}\nRegenerate: \`node --import tsx bench/run.ts > bench/RESULTS.md\` (as root, after \`npm run build\`).\n`);
-console.log(`## Per-hit cost of a uprobe on a Go function\n\n${await probeCost()}\n`);
-console.log(`## Ring buffer events\n\n${await ringBuffer()}\n`);
-console.log(`## Engine throughput\n\n${await engineThroughput()}\n`);
-console.log(`## Prometheus endpoint by series count\n\n${await scrape()}\n`);
-console.log(`## Start-up and reload\n\n${await lifecycle()}\n`);
+const sections: [string, string, () => Promise<string>][] = [
+  ['uprobe', 'Per-hit cost of a uprobe on a Go function', probeCost],
+  ['go-points', 'Go runtime probe points, each attached alone (cost per hit)', () => goRuntimePointCost(hasBpftrace())],
+  ['go-probe', 'The whole go_runtime probe, per Go operation', () => goRuntimeProbeCost(hasBpftrace())],
+  ['ringbuf', 'Ring buffer events', ringBuffer],
+  ['engine', 'Engine throughput', engineThroughput],
+  ['scrape', 'Prometheus endpoint by series count', scrape],
+  ['lifecycle', 'Start-up and reload', lifecycle],
+];
+// `bench/run.ts go-points engine` runs only those sections (for working on one of them).
+const only = process.argv.slice(2);
+const unknown = only.filter((o) => !sections.some(([id]) => id === o));
+if (unknown.length) {
+  console.error(`unknown section ${unknown.join(', ')}; sections: ${sections.map(([id]) => id).join(', ')}`);
+  process.exit(2);
+}
+console.log(`# probeflow benchmark results\n\n${header}\nRegenerate: \`npm run -s bench > bench/RESULTS.md\` (as root, after \`npm run build\`).\n`);
+for (const [id, title, run] of sections) {
+  if (only.length && !only.includes(id)) continue;
+  const t = performance.now();
+  console.log(`## ${title}\n\n${await run()}\n`);
+  console.error(`bench: ${id} took ${((performance.now() - t) / 1000).toFixed(0)} s`);
+}

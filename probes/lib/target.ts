@@ -101,6 +101,8 @@ export function watchTargets(target: TargetConfig, intervalMs: number, opts: { p
       if (added.length || removed.length) subscriber.next({ added, removed });
     };
     scan();
+    // A typo in a target looks exactly like a process that has not started yet: say which it may be.
+    if (known.size === 0) opts.log?.info(`no process matches the target yet; looking again every ${intervalMs} ms`, { target });
     const timer = setInterval(scan, intervalMs);
     return () => clearInterval(timer);
   });

@@ -84,6 +84,38 @@ describe('faults', () => {
     }
   });
 
+  it('go_runtime pointed at a process that is not Go: says so, skips it, fails nothing', async () => {
+    const w = await startWorkload(buildC(), 10);
+    const p = runProbe(goRuntimeProbe, { target: { pid: w.pid }, interval: '100ms', rescan: '50ms' });
+    try {
+      await waitFor(() => p.logs.some((l) => l.msg === 'target is not a Go binary (no .go.buildinfo); skipped'), 5000, 'the not-Go warning');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(p.series('go_info', w.pid)).toEqual([]);
+      expect(p.error).toBeUndefined();
+    } finally {
+      p.stop();
+      await w.finish();
+    }
+  });
+
+  it('a target naming a binary that does not exist: no error, a hint, and it attaches once such a process starts', async () => {
+    const dir = tmp();
+    const bin = join(dir, 'appears-later');
+    const p = runProbe(uprobeProbe, { target: { exe: bin }, interval: '100ms', rescan: '50ms', points: [{ name: 'work_calls', symbol: 'work' }] });
+    try {
+      await waitFor(() => p.logs.some((l) => l.msg === 'no process matches the target yet; looking again every 50 ms'), 5000, 'the hint');
+      copyFileSync(buildC(), bin);
+      const w = await startWorkload(bin, 7);
+      await p.tracking(w.pid);
+      await w.go();
+      await p.waitValue('work_calls_total', w.pid, 7);
+      await w.finish();
+      expect(p.error).toBeUndefined();
+    } finally {
+      p.stop();
+    }
+  });
+
   it('a probe the kernel cannot serve fails alone; the other pipelines keep exporting', async () => {
     const [http, sink] = [await freePort(), await freePort()];
     const file = join(tmp(), 'pipeline.yaml');

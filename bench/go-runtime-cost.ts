@@ -4,7 +4,7 @@
  * aggregation (bench/bpftrace-go-runtime.ts). Two views: per probe point (each attached alone,
  * cost per hit) and per operation (the whole default probe, as users run it).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { BpfObject, bundledObjectPath } from '../engine/bpf/bpf-object.js';
 import { SelfMetrics } from '../engine/runtime/self-metrics.js';
@@ -18,7 +18,7 @@ import { goOffsets, type GoOffsets } from '../probes/lib/go/offsets.js';
 import { HitCounters } from '../probes/lib/hit-counters.js';
 import { progIds, runTime, withBpfStats } from './bpf-stats.js';
 import { bpftraceGoRuntime } from './bpftrace-go-runtime.js';
-import { buildGo, fmtNs, median, ROOT, sleep, startWaiting, table } from './lib.js';
+import { buildGo, fmtNs, median, ROOT, sleep, startWaiting, stopProcess, table } from './lib.js';
 
 const RUNS = 3;
 /** Probed runs are sized to about this many hits: ~1 s when every hit is single-stepped. */
@@ -41,7 +41,7 @@ const POINT_OPS: [PointName, string, number][] = [
   ['gcMarkTerm', 'gc_cycle', 1000],
 ];
 
-type Attach = (pid: number) => Promise<() => void>;
+type Attach = (pid: number) => Promise<() => void | Promise<void>>;
 
 interface Target {
   bin: string;
@@ -50,6 +50,9 @@ interface Target {
 }
 
 function target(): Target {
+  // Probes someone else left on the machine would be paid by every row, "alone" included.
+  const others = spawnSync('pgrep', ['-x', 'bpftrace']).stdout.toString().trim();
+  if (others) throw new Error(`bench: bpftrace is running (pid ${others.split('\n').join(', ')}); stop it first, its probes would skew the numbers`);
   const bin = realpathSync(buildGo('go-overhead'));
   const symbols = BinarySymbols.open(bin);
   const ver = symbols.goVersion;
@@ -79,7 +82,7 @@ async function timeOp(t: Target, op: string, n: number, attach?: Attach, runs = 
     const ours = new Set([...progIds()].filter((id) => !before.has(id)));
     const out = await w.go();
     const rt = runTime(ours);
-    detach?.();
+    await detach?.();
     progNs += rt.ns;
     progRuns += rt.runs;
     const m = new RegExp(`^${op} ([\\d.]+)$`, 'm').exec(out);
@@ -135,7 +138,7 @@ const bpftraceAt = (t: Target, points: readonly PointName[]): Attach => async ()
   for (let i = 0; i < 600 && !out.includes('Attaching') && p.exitCode === null; i++) await sleep(50);
   if (!out.includes('Attaching')) throw new Error(`bench: bpftrace did not start: ${err}`);
   await sleep(300);
-  return () => p.kill('SIGINT');
+  return () => stopProcess(p);
 };
 
 /** Hits of `point` per operation, counted at the jbe with morestack re-entries skipped. */

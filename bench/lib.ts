@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -55,4 +55,18 @@ export function hasBpftrace(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * SIGINT, then SIGKILL if it has not exited within 5 s; resolves once it is gone. A bpftrace
+ * left behind keeps its probes on the bench binary and skews every later row.
+ */
+export async function stopProcess(p: ChildProcess): Promise<void> {
+  const gone = () => p.exitCode !== null || p.signalCode !== null;
+  if (gone()) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGINT');
+  for (let i = 0; i < 100 && !gone(); i++) await sleep(50);
+  if (!gone()) p.kill('SIGKILL');
+  await exited;
 }

@@ -23,7 +23,7 @@ import { deltaStage } from '../stages/delta.js';
 import { histogramStage } from '../stages/histogram.js';
 import { thresholdStage } from '../stages/threshold.js';
 import { goRuntimePointCost, goRuntimeProbeCost } from './go-runtime-cost.js';
-import { buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startWaiting, table } from './lib.js';
+import { buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startWaiting, stopProcess, table } from './lib.js';
 
 const ctx = (id: string) => ({ id, log: silentLogger, baseDir: ROOT, metrics: new SelfMetrics(), writePolicy: new WritePolicy([]) });
 const RUNS = 3;
@@ -33,7 +33,7 @@ async function probeCost(): Promise<string> {
   const bin = buildGo('go-calls');
   const f = (at: 'entry' | 'stack_check') => BinarySymbols.open(bin).resolve('main.work', { at });
 
-  type Setup = (pid: number) => Promise<() => void>;
+  type Setup = (pid: number) => Promise<() => void | Promise<void>>;
   const ours = (program: string, object: string, at: 'entry' | 'stack_check'): Setup => async (pid) => {
     const o = new BpfObject(bundledObjectPath(object));
     if (object === 'probe_hits') o.setU32('filter_pids', 0);
@@ -48,7 +48,7 @@ async function probeCost(): Promise<string> {
     p.stdout!.on('data', (d) => (out += d));
     for (let i = 0; i < 600 && !out.includes('Attaching'); i++) await sleep(50);
     await sleep(200);
-    return () => p.kill('SIGINT');
+    return () => stopProcess(p);
   };
   const configs: [string, Setup | undefined][] = [
     ['workload alone', undefined],
@@ -70,7 +70,7 @@ async function probeCost(): Promise<string> {
       const w = await startWaiting(bin, [String(CALLS)]);
       const teardown = setup ? await setup(w.pid) : undefined;
       const out = await w.go();
-      teardown?.();
+      await teardown?.();
       samples.push(Number(/ns_per_call ([\d.]+)/.exec(out)![1]));
     }
     const ns = median(samples);

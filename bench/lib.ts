@@ -39,8 +39,9 @@ export function median(xs: number[]): number {
 
 export function fmtNs(n: number): string {
   if (!Number.isFinite(n)) return 'n/a';
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} ms`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(2)} µs`;
+  const a = Math.abs(n);
+  if (a >= 1e6) return `${(n / 1e6).toFixed(2)} ms`;
+  if (a >= 1e3) return `${(n / 1e3).toFixed(2)} µs`;
   return `${n.toFixed(0)} ns`;
 }
 

@@ -87,7 +87,7 @@ export class Engine {
     opts: EngineOptions = {},
   ) {
     this.metrics = opts.metrics ?? new SelfMetrics();
-    if (opts.pods) this.pods = opts.pods;
+    this.pods = opts.pods;
     this.writePolicy = opts.writePolicy ?? new WritePolicy();
   }
 

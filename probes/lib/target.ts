@@ -54,7 +54,9 @@ export function watchTargets(target: TargetConfig, intervalMs: number, opts: { p
   const onlyPids = target.pid === undefined ? undefined : Array.isArray(target.pid) ? target.pid : [target.pid];
   return new Observable<TargetChange>((subscriber) => {
     const known = new Map<number, ProcessInfo>();
-    let toldDenied = false;
+    // Some pids stay hidden even from full root (a sandbox's init): only a missing capability is news.
+    // Capabilities do not change while the agent runs: look once, not on every scan.
+    let toldDenied = effectiveCapabilities().has('CAP_SYS_PTRACE');
     const scan = () => {
       const seen = new Set<number>();
       const denied: number[] = [];
@@ -92,8 +94,7 @@ export function watchTargets(target: TargetConfig, intervalMs: number, opts: { p
         }
       }
       // Without this, a missing capability looks like "no matching process": say it once.
-      // Some pids stay hidden even from full root (a sandbox's init): only a missing capability is news.
-      if (denied.length && !toldDenied && !effectiveCapabilities().has('CAP_SYS_PTRACE')) {
+      if (denied.length && !toldDenied) {
         const n = denied.length;
         opts.log?.warn(`${n} process${n === 1 ? ' is' : 'es are'} hidden from this agent (permission denied on /proc/PID/exe): grant CAP_SYS_PTRACE to probe processes of other users`, { pids: denied.slice(0, 10) });
         toldDenied = true;

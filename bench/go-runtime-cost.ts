@@ -4,7 +4,7 @@
  * aggregation (bench/bpftrace-go-runtime.ts). Two views: per probe point (each attached alone,
  * cost per hit) and per operation (the whole default probe, as users run it).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { BpfObject, bundledObjectPath } from '../engine/bpf/bpf-object.js';
 import { SelfMetrics } from '../engine/runtime/self-metrics.js';
@@ -18,7 +18,7 @@ import { goOffsets, type GoOffsets } from '../probes/lib/go/offsets.js';
 import { HitCounters } from '../probes/lib/hit-counters.js';
 import { progIds, runTime, withBpfStats } from './bpf-stats.js';
 import { bpftraceGoRuntime } from './bpftrace-go-runtime.js';
-import { buildGo, fmtNs, median, ROOT, sleep, startWaiting, stopProcess, table } from './lib.js';
+import { buildGo, fmtNs, median, ROOT, sleep, startBpftrace, startWaiting, stopProcess, table } from './lib.js';
 
 const RUNS = 3;
 /** Probed runs are sized to about this many hits: ~1 s when every hit is single-stepped. */
@@ -92,9 +92,11 @@ async function timeOp(t: Target, op: string, n: number, attach?: Attach, runs = 
   return { ns: median(xs), noise: (Math.max(...xs) - Math.min(...xs)) / 2, progNs: progRuns ? progNs / progRuns : NaN };
 }
 
+/** Where to attach for `point`; `jbe` is the cookie bit telling the program it sits on the jbe. */
 function offsetOf(t: Target, point: PointName, at: 'entry' | 'stack_check') {
   const f = t.symbols.resolve(POINTS[point].symbol, { at });
-  return { offset: f.fileOffset + f.attachDelta, cookie: POINTS[point].cookie | (at === 'stack_check' ? stackCheckCookie(f.stackCheck) : 0) };
+  const jbe = at === 'stack_check' ? stackCheckCookie(f.stackCheck) : 0;
+  return { offset: f.fileOffset + f.attachDelta, jbe, cookie: POINTS[point].cookie | jbe };
 }
 
 const emptyAt = (t: Target, points: readonly PointName[], at: 'entry' | 'stack_check'): Attach => async () => {
@@ -130,14 +132,7 @@ const probeflowProbe = (config: Record<string, unknown>): Attach => async (pid) 
 };
 
 const bpftraceAt = (t: Target, points: readonly PointName[]): Attach => async () => {
-  const p = spawn('bpftrace', ['-e', bpftraceGoRuntime(t.bin, points, t.offsets)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout!.on('data', (d) => (out += d));
-  p.stderr!.on('data', (d) => (err += d));
-  for (let i = 0; i < 600 && !out.includes('Attaching') && p.exitCode === null; i++) await sleep(50);
-  if (!out.includes('Attaching')) throw new Error(`bench: bpftrace did not start: ${err}`);
-  await sleep(300);
+  const p = await startBpftrace(['-e', bpftraceGoRuntime(t.bin, points, t.offsets)]);
   return () => stopProcess(p);
 };
 
@@ -145,9 +140,9 @@ const bpftraceAt = (t: Target, points: readonly PointName[]): Attach => async ()
 async function hitsPerOp(t: Target, point: PointName, op: string, n: number): Promise<number> {
   const counters = new HitCounters([{ name: 'x' }], false);
   try {
-    const { offset } = offsetOf(t, point, 'stack_check');
-    const f = t.symbols.resolve(POINTS[point].symbol, { at: 'stack_check' });
-    counters.obj.attachUprobe('on_hit', t.bin, offset, -1, stackCheckCookie(f.stackCheck));
+    // probe_hits reads its own point index (0) from the cookie; only the jbe bit is carried over.
+    const { offset, jbe } = offsetOf(t, point, 'stack_check');
+    counters.obj.attachUprobe('on_hit', t.bin, offset, -1, jbe);
     await timeOp(t, op, n, undefined, 1);
     const hit = counters.read(() => ({}), 0).find((s) => s.name === 'x_total');
     const hits = hit?.kind === 'counter' ? hit.value : 0;
@@ -162,7 +157,7 @@ function perHit(with_: OpTiming, alone: OpTiming, hits: number): { ns: number; t
   const added = with_.ns - alone.ns;
   const noise = Math.max(with_.noise, alone.noise);
   const ns = added / hits;
-  return { ns: Math.abs(added) < noise ? NaN : ns, text: Math.abs(added) < noise ? `${fmtNs(ns)} (noise ±${fmtNs(noise / hits)})` : fmtNs(ns) };
+  return Math.abs(added) < noise ? { ns: NaN, text: `${fmtNs(ns)} (noise ±${fmtNs(noise / hits)})` } : { ns, text: fmtNs(ns) };
 }
 
 /** One row per probe point: hits per operation and the added cost per hit of each way of probing it. */

@@ -58,6 +58,23 @@ export function hasBpftrace(): boolean {
   }
 }
 
+/** Starts bpftrace and resolves once its probes are attached; stop it with stopProcess. */
+export async function startBpftrace(args: string[]): Promise<ChildProcess> {
+  const p = spawn('bpftrace', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout!.on('data', (d) => (out += d));
+  p.stderr!.on('data', (d) => (err += d));
+  for (let i = 0; i < 600 && !out.includes('Attaching') && p.exitCode === null; i++) await sleep(50);
+  if (!out.includes('Attaching')) {
+    await stopProcess(p);
+    throw new Error(`bench: bpftrace did not start: ${err}`);
+  }
+  // "Attaching N probes..." comes before the last probe is in place.
+  await sleep(300);
+  return p;
+}
+
 /**
  * SIGINT, then SIGKILL if it has not exited within 5 s; resolves once it is gone. A bpftrace
  * left behind keeps its probes on the bench binary and skews every later row.

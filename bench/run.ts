@@ -23,7 +23,7 @@ import { deltaStage } from '../stages/delta.js';
 import { histogramStage } from '../stages/histogram.js';
 import { thresholdStage } from '../stages/threshold.js';
 import { goRuntimePointCost, goRuntimeProbeCost } from './go-runtime-cost.js';
-import { buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startWaiting, stopProcess, table } from './lib.js';
+import { buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startBpftrace, startWaiting, stopProcess, table } from './lib.js';
 
 const ctx = (id: string) => ({ id, log: silentLogger, baseDir: ROOT, metrics: new SelfMetrics(), writePolicy: new WritePolicy([]) });
 const RUNS = 3;
@@ -43,11 +43,7 @@ async function probeCost(): Promise<string> {
     return () => o.close();
   };
   const bpftrace: Setup = async (pid) => {
-    const p = spawn('bpftrace', ['-p', String(pid), '-e', `uprobe:/proc/${pid}/exe:main.work { @calls = count(); }`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout!.on('data', (d) => (out += d));
-    for (let i = 0; i < 600 && !out.includes('Attaching'); i++) await sleep(50);
-    await sleep(200);
+    const p = await startBpftrace(['-p', String(pid), '-e', `uprobe:/proc/${pid}/exe:main.work { @calls = count(); }`]);
     return () => stopProcess(p);
   };
   const configs: [string, Setup | undefined][] = [

@@ -6,7 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # clang+bpftool build bpf/*.bpf.c, libbpf-dev the binding; golang-go builds test workloads.
-APT_PACKAGES=(clang llvm libbpf-dev bpftool make g++ golang-go ${PROBEFLOW_APT_PACKAGES:-})
+APT_PACKAGES=(clang llvm libbpf-dev bpftool make g++ golang-go)
+# The peers the tests run for real: receivers and promtool, gdb (offset tables from DWARF),
+# setpriv (capability tests), bpftrace (the benches' comparison). A test whose program is
+# missing fails and names this script; none is skipped for it.
+APT_PACKAGES+=(prometheus victoria-metrics gdb util-linux bpftrace)
+APT_PACKAGES+=(${PROBEFLOW_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,7 +20,15 @@ if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # prometheus and victoria-metrics ship services; the tests start their own on loopback, so
+  # the packages must not start theirs (policy-rc.d 101: "action not allowed").
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1; fi
+  status=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  [[ -n $own_policy ]] && rm -f "$policy"
+  if ((status)); then echo "setup: apt-get install ${missing[*]} failed (exit $status)" >&2; exit "$status"; fi
 fi
 
 # npm ci only when the lockfile changed since the last install.

@@ -7,10 +7,17 @@ import { waitReasonNames } from '../probes/lib/go/wait-reasons.js';
 import { allocatedSize } from '../probes/lib/go/go-runtime-reader.js';
 import { goToolchains } from './helpers/go-toolchains.js';
 import { buildGoProgram } from './helpers/workloads.js';
+import { requireTool } from './helpers/require-tool.js';
+
+/** gdb's `ptype/o` of a runtime struct: its layout as the binary's DWARF says. */
+function ptypeOffsets(bin: string, struct: string): string {
+  requireTool('gdb');
+  return execFileSync('gdb', ['-batch', '-nx', '-iex', 'set auto-load safe-path /', '-ex', 'set language c', '-ex', `ptype/o struct 'runtime.${struct}'`, bin], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+}
 
 /** Field offsets of a runtime struct, read from the binary's DWARF by gdb. */
 function dwarfOffsets(bin: string, struct: string): Map<string, number> {
-  const out = execFileSync('gdb', ['-batch', '-nx', '-iex', 'set auto-load safe-path /', '-ex', 'set language c', '-ex', `ptype/o struct 'runtime.${struct}'`, bin], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = ptypeOffsets(bin, struct);
   const fields = new Map<string, number>();
   let depth = 0;
   for (const line of out.split('\n')) {
@@ -48,7 +55,7 @@ describe('Go runtime tables against each toolchain', () => {
       expect({ alloc: mcache.get('alloc'), allocCount: mspan.get('allocCount'), before: mspan.get('allocCountBeforeCache') }).toEqual({ alloc: o.mcacheAlloc, allocCount: o.spanAllocCount, before: o.spanAllocCountBeforeCache });
       // gFree is a nested struct: its n is the last int32 before "} gFree;".
       const gfree = (struct: string) => {
-        const out = execFileSync('gdb', ['-batch', '-nx', '-iex', 'set auto-load safe-path /', '-ex', 'set language c', '-ex', `ptype/o struct 'runtime.${struct}'`, bin], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n');
+        const out = ptypeOffsets(bin, struct).split('\n');
         const end = out.findIndex((l) => /^\s*\} gFree;/.test(l));
         // The last field before the closing brace (gdb may print a padding comment in between).
         const field = out.slice(0, end).reverse().find((l) => /^\/\*\s+\d+\s+\|/.test(l))!;

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './cli.js';
+import { requireTool } from './require-tool.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -59,6 +60,7 @@ function stopper(child: ChildProcess) {
 
 /** Debian's Prometheus on loopback, temp storage, remote-write receiver on, scraping `scrapeTargets`. */
 export async function startPrometheus(scrapeTargets: string[] = [], extra: { basicAuth?: { username: string; password: string } } = {}): Promise<RunningServer> {
+  requireTool('prometheus');
   const dir = mkdtempSync(join(tmpdir(), 'probeflow-prom-'));
   const port = await freePort();
   const auth = extra.basicAuth ? `    basic_auth: { username: ${extra.basicAuth.username}, password: ${extra.basicAuth.password} }\n` : '';
@@ -79,6 +81,7 @@ export async function startPrometheus(scrapeTargets: string[] = [], extra: { bas
 
 /** Debian's VictoriaMetrics single-node on loopback with temp storage. */
 export async function startVictoriaMetrics(): Promise<RunningServer> {
+  requireTool('victoria-metrics');
   const dir = mkdtempSync(join(tmpdir(), 'probeflow-vm-'));
   const port = await freePort();
   const child = spawn('victoria-metrics', [`-storageDataPath=${dir}`, `-httpListenAddr=127.0.0.1:${port}`, '-retentionPeriod=1d', '-search.latencyOffset=0s'], { stdio: ['ignore', 'pipe', 'pipe'] });

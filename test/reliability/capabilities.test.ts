@@ -1,10 +1,11 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, exited, waitFor } from '../helpers/cli.js';
 import { buildDemoWorkload } from '../helpers/workloads.js';
+import { requireTool } from '../helpers/require-tool.js';
 
 /**
  * The capabilities docs/security.md and the DaemonSet ask for, measured: the agent runs
@@ -13,8 +14,6 @@ import { buildDemoWorkload } from '../helpers/workloads.js';
  * and that losing it costs only that, with a warning saying which capability to grant.
  */
 const NEEDED = ['sys_admin', 'sys_ptrace', 'dac_read_search'] as const;
-const setpriv = spawnSync('setpriv', ['--version']).status === 0;
-if (!setpriv) console.warn('capabilities tests skipped: setpriv (util-linux) is not installed');
 
 const METRICS = {
   uprobe: 'demo_handle_calls_total',
@@ -23,11 +22,12 @@ const METRICS = {
   tracepoint: 'demo_futex_syscalls_total',
 };
 
-describe.skipIf(!setpriv)('capabilities', () => {
+describe('capabilities', () => {
   let workload: ReturnType<typeof spawn>;
   let file: string;
 
   beforeAll(() => {
+    requireTool('setpriv');
     const dir = mkdtempSync(join(tmpdir(), 'pf-caps-'));
     chmodSync(dir, 0o755);
     const bin = join(dir, 'demo-workload');

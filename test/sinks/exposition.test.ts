@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { requireTool } from '../helpers/require-tool.js';
 import { describe, expect, it } from 'vitest';
 import { SeriesStore } from '../../sinks/lib/exposition.js';
 import { counter, gauge, hist } from '../helpers/samples.js';
@@ -56,6 +57,7 @@ describe('exposition', () => {
   it('passes promtool check metrics', () => {
     const s = new SeriesStore(60_000);
     s.update(batch);
+    requireTool('promtool');
     const r = spawnSync('promtool', ['check', 'metrics'], { input: s.render('text'), encoding: 'utf8' });
     expect(r.stderr + r.stdout).toBe('');
     expect(r.status).toBe(0);

@@ -22,6 +22,10 @@ export const fileSink: SinkFactory<FileSinkConfig> = {
     const r = ctx.writePolicy.resolve(config.path, ctx.baseDir);
     return 'refused' in r ? [{ path: ['path'], message: r.refused }] : [];
   },
+  claims(config, ctx) {
+    const r = ctx.writePolicy.resolve(config.path, ctx.baseDir);
+    return 'refused' in r ? [] : [`file:${r.path}`];
+  },
   create(config, ctx) {
     const format = config.format === 'text' ? sampleToText : sampleToJson;
     const maxBytes = config.max_bytes ?? DEFAULT_MAX_BYTES;

@@ -25,6 +25,9 @@ export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
       return [{ path: ['listen'], message: (e as Error).message }];
     }
   },
+  // By port alone: `:9464` and `127.0.0.1:9464` collide, and a false collision costs only a
+  // moment without an endpoint during the handover.
+  claims: (config) => [`tcp:${parseListen(config.listen ?? ':9464').port}`],
   create(config, ctx) {
     const store = new SeriesStore(parseDuration(config.series_ttl ?? '5m'));
     const path = config.path ?? '/metrics';

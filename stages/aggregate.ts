@@ -29,11 +29,11 @@ export const aggregateStage: StageFactory<AggregateStageConfig> = {
     if (config.by && config.without) problems.push({ path: ['without'], message: 'give `by` or `without`, not both' });
     return problems;
   },
-  create(config) {
+  create(config, ctx) {
     const op: Op = config.op ?? 'sum';
     const matches = compileMatcher(config.match);
     const groupLabels = labelGrouper(config.by, config.without);
-    return batchOperator(() => {
+    return batchOperator(ctx, () => {
       // Latest sample of each member series, and which members each group has.
       const members = new SeriesClock<{ group: string; sample: Sample }>(parseDuration(config.stale_after ?? '5m'));
       const groups = new Map<string, { name: string; labels: Labels; members: Set<string> }>();

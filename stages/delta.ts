@@ -33,7 +33,7 @@ export const deltaStage: StageFactory<DeltaStageConfig> = {
     const staleMs = parseDuration(config.stale_after ?? '5m');
     const dropped = (reason: string) => ctx.metrics.stageDropped.labels(ctx.id, reason).inc();
 
-    return batchOperator(() => {
+    return batchOperator(ctx, () => {
       const clock = new SeriesClock<Prev>(staleMs);
       return (batch) => {
         const out: Sample[] = [];

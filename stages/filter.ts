@@ -22,11 +22,11 @@ export const filterStage: StageFactory<FilterStageConfig> = {
     if (!config.keep && !config.drop && !config.drop_non_finite) problems.push({ path: [], message: 'give `keep`, `drop` or `drop_non_finite`: this filter would pass everything' });
     return problems;
   },
-  create(config) {
+  create(config, ctx) {
     const keep = config.keep ? compileMatcher(config.keep) : () => true;
     const drop = config.drop ? compileMatcher(config.drop) : () => false;
     const finiteOnly = config.drop_non_finite ?? false;
-    return batchOperator(() => (batch) =>
+    return batchOperator(ctx, () => (batch) =>
       batch.filter((s) => keep(s) && !drop(s) && (!finiteOnly || Number.isFinite(s.kind === 'histogram' ? s.sum : s.value))),
     );
   },

@@ -27,11 +27,11 @@ export const histogramStage: StageFactory<HistogramStageConfig> = {
     const p = boundsProblem(config.buckets);
     return [...(p ? [p] : []), ...matcherProblems(config.match, ['match'])];
   },
-  create(config) {
+  create(config, ctx) {
     const bounds = bucketBounds(config.buckets);
     const matches = compileMatcher(config.match);
     const scale = config.scale ?? 1;
-    return batchOperator(() => {
+    return batchOperator(ctx, () => {
       const hists = new Map<string, HistogramSample>();
       return (batch) => {
         const out: Sample[] = [];

@@ -30,7 +30,7 @@ export const rateStage: StageFactory<RateStageConfig> = {
   create(config, ctx) {
     const windowMs = parseDuration(config.window ?? '1m');
     const suffix = config.suffix ?? '_rate';
-    return batchOperator(() => {
+    return batchOperator(ctx, () => {
       const clock = new SeriesClock<Window>(Math.max(windowMs * 2, 60_000));
       return (batch) => {
         const out: Sample[] = [];

@@ -26,9 +26,9 @@ export const relabelStage: StageFactory<RelabelStageConfig> = {
     });
     return problems;
   },
-  create(config) {
+  create(config, ctx) {
     const rules = config.rules.map(compileRule);
-    return batchOperator(() => (batch) => {
+    return batchOperator(ctx, () => (batch) => {
       const out: Sample[] = [];
       for (const input of batch) {
         let s: Sample | undefined = input;

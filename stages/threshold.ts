@@ -30,7 +30,7 @@ export const thresholdStage: StageFactory<ThresholdStageConfig> = {
     }
     return problems;
   },
-  create(config) {
+  create(config, ctx) {
     const matches = compileMatcher(config.match);
     const forMs = parseDuration(config.for ?? '0s');
     const passThrough = config.pass_through ?? true;
@@ -40,7 +40,7 @@ export const thresholdStage: StageFactory<ThresholdStageConfig> = {
     const breached = (v: number) => (isAbove ? v > level : v < level);
     const cleared = (v: number) => (isAbove ? v <= clearLevel : v >= clearLevel);
 
-    return batchOperator(() => {
+    return batchOperator(ctx, () => {
       const states = new SeriesClock<State>(Math.max(forMs * 2, 3_600_000));
       return (batch) => {
         const out: Sample[] = [];

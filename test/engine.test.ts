@@ -10,6 +10,7 @@ import { sampleToJson } from '../engine/model/sample-json.js';
 import { builtinProbes } from '../probes/index.js';
 import { builtinStages } from '../stages/index.js';
 import { captureSink } from './helpers/capture-sink.js';
+import { waitFor } from './helpers/cli.js';
 import { counter, gauge } from './helpers/samples.js';
 
 function setup(yaml: string, sinkOpts = {}) {
@@ -78,7 +79,10 @@ pipelines:
   fine: { inputs: [ok], sinks: [cap] }
 `);
     await t.engine.start(t.topology);
-    await t.engine.done;
+    await waitFor(() => t.store.batches.filter((b) => b.pipeline === 'fine').length === 2, 5000, 'the fine pipeline');
+    // A failed probe has not finished: its pipeline waits for a reload, so the run is not done.
+    const done = await Promise.race([t.engine.done.then(() => true), new Promise((r) => setTimeout(() => r(false), 100))]);
+    expect(done).toBe(false);
     await t.engine.stop();
     expect(t.store.batches.filter((b) => b.pipeline === 'fine')).toHaveLength(2);
     expect(t.engine.status().probes.missing).toMatchObject({ up: false, error: expect.stringMatching(/no such file .*does-not-exist.ndjson/) });

@@ -128,7 +128,7 @@ pipelines:
       writeFileSync(file, synthetic(sink).replace('probes:\n', 'probes:\n  tp: { type: tracepoint, tracepoints: [{ name: x, event: "sched:sched_no_such_event" }] }\n') + `  b: { inputs: [tp], sinks: [out] }\n`);
       const res = await fetch(`http://127.0.0.1:${http}/-/reload`, { method: 'POST' });
       expect(res.status).toBe(400);
-      expect(((await res.json()) as { errors: string[] }).errors[0]).toMatch(/probe "tp" \(attach tracepoint sched:sched_no_such_event: No such file or directory.*\) could not start; the running configuration is kept/s);
+      expect(((await res.json()) as { errors: string[] }).errors[0]).toMatch(/probe "tp" \(tracepoint\) could not start: attach tracepoint sched:sched_no_such_event: No such file or directory.*; the running configuration is kept/s);
       const before = metricValue(await scrape(sink), /reload_demo_total (\d+)/);
       await new Promise((res2) => setTimeout(res2, 400));
       expect(metricValue(await scrape(sink), /reload_demo_total (\d+)/)).toBeGreaterThan(before);

@@ -82,7 +82,11 @@ export interface StageFactory<C = any> extends FactoryBase<C> {
 }
 
 export interface Sink {
-  /** Opens listeners/connections. A sink that cannot start fails only itself. */
+  /**
+   * Opens listeners/connections. A sink that cannot start fails only itself. A sink with
+   * `claims` must also start again after `stop()`, its state intact: when its replacement
+   * cannot take the resource over on reload, the engine puts the old sink back that way.
+   */
   start(): Promise<void>;
   /** Hands a batch over; must not block. Queueing, batching and retries are the sink's own. */
   write(batch: SampleBatch, origin: { pipeline: string }): void;
@@ -94,6 +98,12 @@ export interface Sink {
 export interface SinkFactory<C = any> extends FactoryBase<C> {
   readonly kind: 'sink';
   accepts(config: C): KindSet;
+  /**
+   * What the sink holds exclusively while it runs (`tcp:9464`, `file:/abs/path`). On reload a
+   * running sink that holds what a new one claims is stopped first and handed over (Vector's
+   * resource conflicts); two sinks of one config claiming the same thing refuse the config.
+   */
+  claims?(config: C, ctx: CheckContext): string[];
   create(config: C, ctx: ComponentContext): Sink;
 }
 

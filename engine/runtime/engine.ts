@@ -1,5 +1,5 @@
-import { catchError, connectable, EMPTY, merge, share, Subject, tap, type Connectable, type Observable, type Subscription } from 'rxjs';
-import type { ComponentContext, PodLookup, Sink } from '../components/contracts.js';
+import { catchError, connectable, merge, NEVER, share, Subject, tap, type Connectable, type Observable, type Subscription } from 'rxjs';
+import type { CheckContext, ComponentContext, PodLookup, Sink } from '../components/contracts.js';
 import type { Registry } from '../components/registry.js';
 import type { ComponentSpec, PipelineSpec, Topology } from '../graph/topology.js';
 import type { SampleBatch } from '../model/sample.js';
@@ -7,8 +7,12 @@ import type { Logger } from '../util/log.js';
 import { limitSeries } from './series-limit.js';
 import { SelfMetrics } from './self-metrics.js';
 import { WritePolicy } from '../security/write-policy.js';
+import { holdersToRelease, planReload, probeKey, sinkKey, type ReloadPlan, type RunningSnapshot } from './reload-plan.js';
+import { untilDeadline } from '../util/deadline.js';
 
 const SERIES_STALE_MS = 5 * 60_000;
+/** How long a reload may spend draining a sink it replaces. */
+const RETIRE_DRAIN_MS = 10_000;
 
 interface RunningProbe {
   spec: ComponentSpec;
@@ -20,21 +24,29 @@ interface RunningProbe {
 
 interface RunningSink {
   spec: ComponentSpec;
-  sink: Sink;
+  /** Absent when the sink could not even be created. */
+  sink?: Sink;
+  claims: readonly string[];
   up: boolean;
+  error?: string;
 }
 
 interface RunningPipeline {
   spec: PipelineSpec;
-  /** Pipeline hash + the hashes of its sinks: equal keys mean "keep it running". */
-  key: string;
   out: Observable<SampleBatch>;
   subscriptions: Subscription[];
+  finished: boolean;
+}
+
+export interface ComponentStatus {
+  type: string;
+  up: boolean;
+  error?: string;
 }
 
 export interface EngineStatus {
-  probes: Record<string, { type: string; up: boolean; error?: string }>;
-  sinks: Record<string, { type: string; up: boolean }>;
+  probes: Record<string, ComponentStatus>;
+  sinks: Record<string, ComponentStatus>;
   pipelines: string[];
 }
 
@@ -45,7 +57,7 @@ export interface ReloadChanges {
   kept: string[];
 }
 
-/** A reload whose new components could not be built; nothing of the running topology changed. */
+/** A configuration the engine refused; nothing of the running topology changed. */
 export class ReloadError extends Error {}
 
 export interface EngineOptions {
@@ -59,24 +71,27 @@ export interface EngineOptions {
 /**
  * Runs a topology: one connectable observable per probe (one attachment however many
  * pipelines read it), each pipeline as inputs → stages → series limit, and one subscription
- * per (pipeline, sink). Failures are contained: a probe that errors ends its own stream, a
- * sink that throws loses that batch; everything else keeps running.
+ * per (pipeline, sink). Failures are contained: a probe that errors is marked down and its
+ * pipelines wait (a reload retries it), a stage that throws costs its batch, a sink that
+ * throws loses that batch; everything else keeps running.
  *
- * `apply` is also the reload: it diffs the new topology against the running one by component
- * id and config hash (Vector's topology reload), builds only what is new or changed, and
- * keeps the rest running — an unchanged probe keeps its BPF links and maps, an unchanged sink
- * its queue, an unchanged pipeline its stage state. If a new part cannot be built, the new
- * parts are torn down again and the running topology is left as it was.
+ * `apply` is also the reload: `planReload` says what to add, change, remove and keep, and
+ * this executes it (Vector's topology reload): only what is new or changed is built, a
+ * running sink holding a port or file a new sink claims is stopped first and put back if its
+ * replacement cannot start, and if any new part cannot be built the new parts are torn down
+ * and the running topology is left as it was. `apply` and `stop` run one at a time.
  */
 export class Engine {
   readonly metrics: SelfMetrics;
   private probes = new Map<string, RunningProbe>();
   private sinks = new Map<string, RunningSink>();
   private pipelines = new Map<string, RunningPipeline>();
-  private active = 0;
+  private applied = false;
+  private stopping = false;
+  private serial: Promise<unknown> = Promise.resolve();
   private resolveDone: () => void = () => {};
-  /** Resolves when every pipeline has completed (finite probes), e.g. a replay that ended. */
-  done: Promise<void> = Promise.resolve();
+  /** Resolves when every pipeline has completed: only finite sources (a replay, synthetic `ticks`) do. */
+  readonly done: Promise<void> = new Promise((resolve) => (this.resolveDone = resolve));
 
   private readonly pods?: PodLookup;
   private readonly writePolicy: WritePolicy;
@@ -95,7 +110,21 @@ export class Engine {
     await this.apply(topology);
   }
 
-  async apply(topology: Topology): Promise<ReloadChanges> {
+  /** Reloads requested before stop() run to completion, and stop then tears them down; later ones are refused. */
+  apply(topology: Topology): Promise<ReloadChanges> {
+    if (this.stopping) return Promise.reject(new ReloadError('the agent is stopping; the new configuration was not applied'));
+    return this.exclusive(() => this.applyNow(topology));
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(fn);
+    this.serial = run.catch(() => {});
+    return run;
+  }
+
+  private async applyNow(topology: Topology): Promise<ReloadChanges> {
+    const first = !this.applied;
+    const kept = first ? 'nothing was started' : 'the running configuration is kept';
     const ctx = (id: string): ComponentContext => ({
       id,
       log: this.log.child({ component: id }),
@@ -104,144 +133,192 @@ export class Engine {
       writePolicy: this.writePolicy,
       ...(this.pods ? { pods: this.pods } : {}),
     });
-    const usedSinks = new Set(topology.pipelines.flatMap((p) => p.sinks));
-    const keep = <T extends { spec: ComponentSpec }>(running: Map<string, T>, spec: ComponentSpec) => {
-      const r = running.get(spec.id);
-      return r && r.spec.hash === spec.hash ? r : undefined;
-    };
+    const checkCtx: CheckContext = { baseDir: topology.baseDir, writePolicy: this.writePolicy };
+    const claimsOf = (spec: ComponentSpec) => this.registry.get('sink', spec.type)?.claims?.(spec.config, checkCtx) ?? [];
+    const plan = planReload(this.snapshot(), topology, claimsOf);
+    if (plan.conflicts.length) {
+      throw new ReloadError(`${plan.conflicts.map((c) => `sinks "${c.sinks[0]}" and "${c.sinks[1]}" both claim ${c.resource}`).join('; ')}: give each its own; ${kept}`);
+    }
+    // A failure of these fails only the component (first start, or a retry of one already down);
+    // any other new part that fails refuses the whole reload.
+    const tolerated = (key: string) => first || plan.retries.has(key);
 
-    // 1. New and changed sinks start first: a sink that cannot start refuses the reload.
+    // 1. Hand over: running sinks holding what a new sink claims stop first.
+    const released: [string, RunningSink][] = [];
+    for (const id of holdersToRelease(plan)) {
+      const s = this.sinks.get(id)!;
+      this.log.info('handing a resource over to the new sink', { sink: id, resources: plan.handovers.filter((h) => h.holder === id).map((h) => h.resource) });
+      await this.stopSink(id, s, Date.now() + RETIRE_DRAIN_MS);
+      released.push([id, s]);
+    }
+
+    // 2. New and changed sinks.
     const newSinks = new Map<string, RunningSink>();
-    const nextSinks = new Map<string, RunningSink>();
-    for (const [id, spec] of topology.sinks) {
-      if (!usedSinks.has(id)) continue;
-      const kept = keep(this.sinks, spec);
-      if (kept) {
-        nextSinks.set(id, kept);
-        continue;
-      }
-      const sink = await this.startSink(spec, ctx(id));
-      if (!sink) {
-        if (this.probes.size === 0) continue; // first start: a failed sink fails only itself
-        await Promise.all([...newSinks.values()].map((s) => s.sink.stop().catch(() => {})));
-        throw new ReloadError(`sink "${id}" (${spec.type}) could not start; the running configuration is kept`);
-      }
-      newSinks.set(id, sink);
-      nextSinks.set(id, sink);
-    }
-
-    // 2. New and changed probes, not attached yet.
     const newProbes = new Map<string, RunningProbe>();
-    const nextProbes = new Map<string, RunningProbe>();
-    for (const [id, spec] of topology.probes) {
-      const kept = keep(this.probes, spec);
-      if (kept) {
-        nextProbes.set(id, kept);
+    const newPipelines: RunningPipeline[] = [];
+    const rollback = async (reason: string): Promise<never> => {
+      for (const rp of newPipelines) rp.subscriptions.forEach((s) => s.unsubscribe());
+      for (const p of newProbes.values()) p.connection?.unsubscribe();
+      await Promise.all([...newSinks].map(([id, s]) => this.stopSink(id, s, Date.now() + RETIRE_DRAIN_MS)));
+      for (const [id, s] of released) await this.restartSink(id, s);
+      throw new ReloadError(`${reason}; ${kept}`);
+    };
+    const nextSinks = new Map<string, RunningSink>();
+    for (const [id, action] of plan.sinks) {
+      if (action === 'remove') continue;
+      if (action === 'keep') {
+        nextSinks.set(id, this.sinks.get(id)!);
         continue;
       }
-      const p = this.createProbe(spec, ctx(id));
-      newProbes.set(id, p);
-      nextProbes.set(id, p);
+      const spec = topology.sinks.get(id)!;
+      const s = await this.startSink(spec, ctx(id), claimsOf(spec));
+      newSinks.set(id, s);
+      if (!s.up && !tolerated(sinkKey(id))) await rollback(`sink "${id}" (${spec.type}) could not start: ${s.error}`);
+      nextSinks.set(id, s);
     }
 
-    // 3. Pipelines: keep those whose own config, upstream and sinks are unchanged.
+    // 3. New and changed probes, not attached yet.
+    const nextProbes = new Map<string, RunningProbe>();
+    for (const [id, action] of plan.probes) {
+      if (action === 'remove') continue;
+      if (action === 'keep') nextProbes.set(id, this.probes.get(id)!);
+      else {
+        const p = this.createProbe(topology.probes.get(id)!, ctx(id));
+        newProbes.set(id, p);
+        nextProbes.set(id, p);
+      }
+    }
+
+    // 4. Pipelines, upstream first.
     const nextPipelines = new Map<string, RunningPipeline>();
-    const newPipelines: RunningPipeline[] = [];
-    const firstStart = this.pipelines.size === 0;
-    if (firstStart) this.done = new Promise((resolve) => (this.resolveDone = resolve));
     for (const p of topology.pipelines) {
-      const key = [p.hash, ...p.sinks.map((s) => nextSinks.get(s)?.spec.hash ?? 'missing')].join('/');
-      const running = this.pipelines.get(p.id);
-      if (running && running.key === key) {
-        nextPipelines.set(p.id, running);
+      if (plan.pipelines.get(p.id) === 'keep') {
+        nextPipelines.set(p.id, this.pipelines.get(p.id)!);
         continue;
       }
-      const out = this.buildPipeline(p, nextProbes, nextPipelines, ctx);
-      const rp: RunningPipeline = { spec: p, key, out, subscriptions: this.subscribeSinks(p, out, nextSinks) };
+      const rp: RunningPipeline = { spec: p, out: this.buildPipeline(p, nextProbes, nextPipelines, ctx), subscriptions: [], finished: false };
+      rp.subscriptions = this.subscribeSinks(rp, nextSinks);
       nextPipelines.set(p.id, rp);
       newPipelines.push(rp);
     }
 
-    // 4. Attach new probes, now that everything downstream is listening.
-    for (const [id, p] of newProbes) p.connection = p.samples.connect();
-    const failed = firstStart ? [] : [...newProbes].filter(([, p]) => !p.up);
-    if (failed.length) {
-      for (const rp of newPipelines) rp.subscriptions.forEach((s) => s.unsubscribe());
-      for (const p of newProbes.values()) p.connection?.unsubscribe();
-      await Promise.all([...newSinks.values()].map((s) => s.sink.stop().catch(() => {})));
-      throw new ReloadError(`probe ${failed.map(([id, p]) => `"${id}" (${p.error})`).join(', ')} could not start; the running configuration is kept`);
-    }
+    // 5. Attach new probes, now that everything downstream is listening.
+    for (const p of newProbes.values()) p.connection = p.samples.connect();
+    const failed = [...newProbes].filter(([id, p]) => !p.up && !tolerated(probeKey(id)));
+    if (failed.length) await rollback(`probe ${failed.map(([id, p]) => `"${id}" (${p.spec.type}) could not start: ${p.error}`).join('; ')}`);
 
-    // 5. Commit: retire what was replaced or removed.
-    const changes: ReloadChanges = { added: [], changed: [], removed: [], kept: [] };
-    const classify = (id: string, isNew: boolean, existed: boolean) => (isNew ? (existed ? changes.changed : changes.added) : changes.kept).push(id);
-    for (const [id] of nextProbes) classify(`probe:${id}`, newProbes.has(id), this.probes.has(id));
-    for (const [id] of nextSinks) classify(`sink:${id}`, newSinks.has(id), this.sinks.has(id));
-    for (const [id, rp] of nextPipelines) classify(`pipeline:${id}`, newPipelines.includes(rp), this.pipelines.has(id));
-    for (const [id, rp] of this.pipelines) {
-      if (nextPipelines.get(id) === rp) continue;
-      rp.subscriptions.forEach((s) => s.unsubscribe());
-      if (!nextPipelines.has(id)) changes.removed.push(`pipeline:${id}`);
-    }
-    for (const [id, p] of this.probes) {
-      if (nextProbes.get(id) === p) continue;
-      p.connection?.unsubscribe();
-      this.metrics.componentUp.remove('probe', id, p.spec.type);
-      if (!nextProbes.has(id)) changes.removed.push(`probe:${id}`);
-    }
-    const retiredSinks = [...this.sinks].filter(([id, s]) => nextSinks.get(id) !== s);
+    // 6. Commit: retire what was replaced or removed.
+    for (const [id, rp] of this.pipelines) if (nextPipelines.get(id) !== rp) rp.subscriptions.forEach((s) => s.unsubscribe());
+    for (const [id, p] of this.probes) if (nextProbes.get(id) !== p) p.connection?.unsubscribe();
+    const retired = [...this.sinks].filter(([id, s]) => nextSinks.get(id) !== s && !released.some(([, r]) => r === s));
+    this.publishUp(nextProbes, nextSinks);
+    const changes = describe(plan);
     this.probes = nextProbes;
     this.sinks = nextSinks;
     this.pipelines = nextPipelines;
-    for (const [id, s] of retiredSinks) {
-      if (!nextSinks.has(id)) changes.removed.push(`sink:${id}`);
-      this.metrics.componentUp.remove('sink', id, s.spec.type);
-      await this.stopSink(id, s);
-    }
-    if (this.active === 0) this.resolveDone();
+    this.applied = true;
+    await Promise.all(retired.map(([id, s]) => this.stopSink(id, s, Date.now() + RETIRE_DRAIN_MS)));
+    this.checkDone();
     return changes;
   }
 
-  private async startSink(spec: ComponentSpec, ctx: ComponentContext): Promise<RunningSink | undefined> {
+  private snapshot(): RunningSnapshot {
+    return {
+      probes: new Map([...this.probes].map(([id, p]) => [id, { hash: p.spec.hash, up: p.up }])),
+      sinks: new Map([...this.sinks].map(([id, s]) => [id, { hash: s.spec.hash, up: s.up, claims: s.claims }])),
+      pipelines: new Map([...this.pipelines].map(([id, p]) => [id, { hash: p.spec.hash }])),
+    };
+  }
+
+  /**
+   * probeflow_component_up for what runs after a commit: one series per component, removed
+   * only when the component is gone or changed type, so a changed component never reads
+   * absent and a refused reload never touches them.
+   */
+  private publishUp(probes: Map<string, RunningProbe>, sinks: Map<string, RunningSink>): void {
+    const up = this.metrics.componentUp;
+    const publish = (kind: 'probe' | 'sink', before: Map<string, { spec: ComponentSpec }>, after: Map<string, { spec: ComponentSpec; up: boolean }>) => {
+      for (const [id, old] of before) if (after.get(id)?.spec.type !== old.spec.type) up.remove(kind, id, old.spec.type);
+      for (const [id, c] of after) up.labels(kind, id, c.spec.type).set(c.up ? 1 : 0);
+    };
+    publish('probe', this.probes, probes);
+    publish('sink', this.sinks, sinks);
+  }
+
+  private async startSink(spec: ComponentSpec, ctx: ComponentContext, claims: readonly string[]): Promise<RunningSink> {
+    let sink: Sink | undefined;
     try {
-      const sink = this.registry.get('sink', spec.type)!.create(spec.config, ctx);
+      sink = this.registry.get('sink', spec.type)!.create(spec.config, ctx);
       await sink.start();
-      this.metrics.componentUp.labels('sink', spec.id, spec.type).set(1);
-      return { spec, sink, up: true };
+      return { spec, sink, claims, up: true };
     } catch (e) {
-      this.failed('sink', spec.id, spec.type, e);
-      return undefined;
+      const error = message(e);
+      ctx.log.error(`sink "${spec.id}" (${spec.type}) could not start`, { sink: spec.id, error });
+      this.metrics.componentErrors.labels('sink', spec.id).inc();
+      await sink?.stop().catch(() => {});
+      return { spec, ...(sink ? { sink } : {}), claims, up: false, error };
     }
   }
 
-  private async stopSink(id: string, s: RunningSink): Promise<void> {
+  /** Puts a handed-over sink back after its replacement failed. */
+  private async restartSink(id: string, s: RunningSink): Promise<void> {
     try {
-      await s.sink.flush();
-      await s.sink.stop();
+      await s.sink!.start();
+      this.log.info('sink put back after its replacement could not start', { sink: id });
     } catch (e) {
-      this.log.warn('sink did not stop cleanly', { sink: id, error: e });
+      s.up = false;
+      s.error = message(e);
+      this.metrics.componentUp.labels('sink', id, s.spec.type).set(0);
+      this.log.error('sink could not be put back; it stays down until a reload', { sink: id, error: s.error });
     }
   }
 
-  /** Connectable, not refcounted: it attaches on connect() and stays until the engine lets go. */
+  /** Flush, then stop, both by `deadline`; false when it was not met. */
+  private async stopSink(id: string, s: RunningSink, deadline: number): Promise<boolean> {
+    if (!s.sink) return true;
+    const sink = s.sink;
+    try {
+      const ok = await untilDeadline(
+        (async () => {
+          if (s.up) await sink.flush(deadline);
+          await sink.stop();
+        })(),
+        deadline,
+      );
+      if (!ok) this.log.warn('sink did not flush and stop by its deadline', { sink: id });
+      return ok;
+    } catch (e) {
+      this.log.warn('sink did not stop cleanly', { sink: id, error: message(e) });
+      return false;
+    }
+  }
+
+  /**
+   * Connectable, not refcounted: it attaches on connect() and stays until the engine lets go.
+   * A probe that fails is marked down and its stream stays open (NEVER): its pipelines have
+   * not finished, they wait for a reload to mend it. Only a probe that completes is finite.
+   */
   private createProbe(spec: ComponentSpec, ctx: ComponentContext): RunningProbe {
-    const running: RunningProbe = { spec, samples: connectable(EMPTY), up: true };
+    const running: RunningProbe = { spec, samples: connectable(NEVER), up: true };
+    const fail = (e: unknown) => {
+      running.up = false;
+      running.error = message(e);
+      this.metrics.componentErrors.labels('probe', spec.id).inc();
+      // A probe failing after the commit (a kernel refusing a late attach) reads 0 at once.
+      if (this.probes.get(spec.id) === running) this.metrics.componentUp.labels('probe', spec.id, spec.type).set(0);
+      ctx.log.error(`probe "${spec.id}" (${spec.type}) failed; pipelines without it keep running`, { probe: spec.id, error: running.error });
+    };
     try {
       const probe = this.registry.get('probe', spec.type)!.create(spec.config, ctx);
       const samples = probe.samples().pipe(
         catchError((e: unknown) => {
-          running.up = false;
-          running.error = e instanceof Error ? e.message : String(e);
-          this.failed('probe', spec.id, spec.type, e);
-          return EMPTY;
+          fail(e);
+          return NEVER;
         }),
       );
       running.samples = connectable(samples, { connector: () => new Subject<SampleBatch>(), resetOnDisconnect: false });
-      this.metrics.componentUp.labels('probe', spec.id, spec.type).set(1);
     } catch (e) {
-      running.up = false;
-      running.error = e instanceof Error ? e.message : String(e);
-      this.failed('probe', spec.id, spec.type, e);
+      fail(e);
     }
     return running;
   }
@@ -271,71 +348,86 @@ export class Engine {
       }),
       tap((batch) => this.metrics.samplesOut.labels(p.id).inc(batch.length)),
       catchError((e: unknown) => {
-        // A stage threw: this pipeline stops, the others do not.
+        // Stages contain their errors per batch (batchOperator); one that escapes ends only this pipeline.
         this.metrics.componentErrors.labels('pipeline', p.id).inc();
-        this.log.error('pipeline stopped by an error in a stage', { pipeline: p.id, error: e });
-        return EMPTY;
+        this.log.error('pipeline stopped by an error in a stage; a reload rebuilds it', { pipeline: p.id, error: e });
+        return NEVER;
       }),
       share(),
     );
   }
 
-  private subscribeSinks(p: PipelineSpec, out: Observable<SampleBatch>, sinks: Map<string, RunningSink>): Subscription[] {
-    const subs: Subscription[] = [];
+  private subscribeSinks(rp: RunningPipeline, sinks: Map<string, RunningSink>): Subscription[] {
+    const p = rp.spec;
+    // One watcher per pipeline, whatever its sinks: its completion is what `done` waits for.
+    const subs = [
+      rp.out.subscribe({
+        complete: () => {
+          rp.finished = true;
+          this.checkDone();
+        },
+      }),
+    ];
     for (const sinkId of p.sinks) {
       const running = sinks.get(sinkId);
       if (!running) continue;
-      this.active++;
       subs.push(
-        out.subscribe({
-          next: (batch) => {
-            if (!running.up) return;
-            try {
-              running.sink.write(batch, { pipeline: p.id });
-            } catch (e) {
-              this.metrics.componentErrors.labels('sink', sinkId).inc();
-              this.log.error('sink failed to take a batch; the batch is lost, the sink keeps running', { sink: sinkId, pipeline: p.id, error: e });
-            }
-          },
-          complete: () => {
-            if (--this.active === 0) this.resolveDone();
-          },
+        rp.out.subscribe((batch) => {
+          if (!running.up) return;
+          try {
+            running.sink!.write(batch, { pipeline: p.id });
+          } catch (e) {
+            this.metrics.componentErrors.labels('sink', sinkId).inc();
+            this.log.error('sink failed to take a batch; the batch is lost, the sink keeps running', { sink: sinkId, pipeline: p.id, error: e });
+          }
         }),
       );
     }
     return subs;
   }
 
-  private failed(kind: 'probe' | 'sink', id: string, type: string, e: unknown): void {
-    const message = e instanceof Error ? e.message : String(e);
-    this.metrics.componentErrors.labels(kind, id).inc();
-    this.metrics.componentUp.labels(kind, id, type).set(0);
-    this.log.error(`${kind} "${id}" (${type}) failed; pipelines without it keep running`, { [kind]: id, error: message });
+  private checkDone(): void {
+    if (this.applied && this.pipelines.size > 0 && [...this.pipelines.values()].every((p) => p.finished)) this.resolveDone();
   }
 
   status(): EngineStatus {
+    const entry = (c: { spec: ComponentSpec; up: boolean; error?: string }): ComponentStatus => ({ type: c.spec.type, up: c.up, ...(c.error ? { error: c.error } : {}) });
     return {
-      probes: Object.fromEntries([...this.probes].map(([id, p]) => [id, { type: p.spec.type, up: p.up, ...(p.error ? { error: p.error } : {}) }])),
-      sinks: Object.fromEntries([...this.sinks].map(([id, s]) => [id, { type: s.spec.type, up: s.up }])),
+      probes: Object.fromEntries([...this.probes].map(([id, p]) => [id, entry(p)])),
+      sinks: Object.fromEntries([...this.sinks].map(([id, s]) => [id, entry(s)])),
       pipelines: [...this.pipelines.keys()],
     };
   }
 
   /**
-   * Drain: detach probes first (no new data), then flush and stop sinks. Bounded, so a sink
-   * stuck on a dead network cannot hold the node's agent past its termination grace period.
+   * Drain, all by one deadline: pipelines let go of their sinks (no new data), sinks flush
+   * and stop, then probes detach — last, because detaching is slow and must not eat the time
+   * the sinks need. Waits for a reload in progress; none starts after this.
    */
-  async stop(timeoutMs = 10_000): Promise<boolean> {
-    // Released, but kept for status(): the final log lines say what ran and what failed.
-    for (const p of this.probes.values()) p.connection?.unsubscribe();
-    for (const rp of this.pipelines.values()) rp.subscriptions.forEach((s) => s.unsubscribe());
-    const sinks = [...this.sinks.entries()];
-    const drain = Promise.all(sinks.map(([id, s]) => this.stopSink(id, s)));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const ok = await Promise.race([drain.then(() => true as const), timedOut]);
-    clearTimeout(timer);
-    if (!ok) this.log.warn('sinks did not drain in time; exiting anyway', { timeout_ms: timeoutMs });
-    return ok;
+  stop(timeoutMs = 10_000): Promise<boolean> {
+    this.stopping = true;
+    return this.exclusive(async () => {
+      const deadline = Date.now() + timeoutMs;
+      for (const rp of this.pipelines.values()) rp.subscriptions.forEach((s) => s.unsubscribe());
+      const drained = (await Promise.all([...this.sinks].map(([id, s]) => this.stopSink(id, s, deadline)))).every(Boolean);
+      if (!drained) this.log.warn('sinks did not drain in time; exiting anyway', { timeout_ms: timeoutMs });
+      // Released, but kept for status(): the final log lines say what ran and what failed.
+      for (const p of this.probes.values()) p.connection?.unsubscribe();
+      return drained;
+    });
   }
 }
+
+function describe(plan: ReloadPlan): ReloadChanges {
+  const changes: ReloadChanges = { added: [], changed: [], removed: [], kept: [] };
+  const bucket = { add: changes.added, change: changes.changed, remove: changes.removed, keep: changes.kept } as const;
+  for (const [kind, actions] of [['probe', plan.probes], ['sink', plan.sinks], ['pipeline', plan.pipelines]] as const) {
+    for (const [id, a] of actions) bucket[a].push(`${kind}:${id}`);
+  }
+  return changes;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+

@@ -99,7 +99,8 @@ export const fileSink: SinkFactory<FileSinkConfig> = {
           if (broken !== undefined) closeSync(broken);
         }
       },
-      async flush() {},
+      // Written synchronously per batch: nothing is ever buffered.
+      flush: async () => true,
       async stop() {
         if (fd !== undefined) closeSync(fd);
         fd = undefined;

@@ -85,7 +85,8 @@ export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
       write(batch) {
         store.update(batch);
       },
-      flush: async () => {},
+      // Scraped, not pushed: nothing to deliver.
+      flush: async () => true,
       stop: () =>
         new Promise<void>((resolve) => {
           ready = false;

@@ -30,9 +30,10 @@ export const stdoutSink: SinkFactory<StdoutSinkConfig> = {
         stream.write(batch.map(format).join('\n') + '\n');
       },
       flush: () =>
-        new Promise<void>((resolve) => {
-          if (broken || stream.writableLength === 0) resolve();
-          else stream.once('drain', () => resolve());
+        new Promise<boolean>((resolve) => {
+          if (broken) resolve(false);
+          else if (stream.writableLength === 0) resolve(true);
+          else stream.once('drain', () => resolve(true));
         }),
       async stop() {
         stream.off('error', onError);

@@ -17,7 +17,7 @@ const numericOnly: SinkFactory = {
   description: 'test',
   schema: { type: 'object', properties: { type: { const: 'numeric' } }, required: ['type'], additionalProperties: false },
   accepts: () => kinds('counter', 'gauge'),
-  create: () => ({ start: async () => {}, write: () => {}, flush: async () => {}, stop: async () => {} }),
+  create: () => ({ start: async () => {}, write: () => {}, flush: async () => true, stop: async () => {} }),
 };
 const loader = new ConfigLoader(new Registry().register(...builtinProbes, ...builtinStages, numericOnly));
 

@@ -3,27 +3,13 @@ import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exited, spawnProbeflow, waitFor } from './helpers/cli.js';
+import { exited, waitFor } from './helpers/cli.js';
+import { metricValue, runAgent, scrape } from './helpers/agent.js';
 import { settledKernelObjects } from './helpers/kernel-objects.js';
 import { freePort } from './helpers/servers.js';
 import { buildC, startWorkload } from './helpers/workloads.js';
 
-type Log = { msg: string; level: string } & Record<string, unknown>;
-
-function run(config: string, httpPort: number, extra: string[] = []) {
-  const child = spawnProbeflow(['run', '-c', config, '--log-format', 'json', '--http-listen', `127.0.0.1:${httpPort}`, ...extra]);
-  const logs = (): Log[] =>
-    child
-      .output()
-      .stderr.split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Log);
-  const waitLog = (msg: string, n = 1) => waitFor(() => logs().filter((l) => l.msg === msg).length >= n, 15_000, `log "${msg}" ×${n}`);
-  return { child, logs, waitLog };
-}
-
-const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-const metricValue = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+const run = runAgent;
 
 function onHitLinkIds(): number[] {
   const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as { id: number; name?: string }[];

@@ -6,7 +6,7 @@ export const HELP: Record<string, string> = {
 Usage: probeflow <command> [options]
 
 Commands:
-  run         Run the pipelines of a config until stopped (SIGINT/SIGTERM drain and exit 0)
+  run         Run the pipelines of a config until stopped (SIGINT/SIGTERM: drain, then exit)
   validate    Check config files; print FILE:LINE:COL: errors; exit 1 if any is invalid
   graph       Print the wired topology of a config as text or Graphviz DOT
   components  List every probe, stage and sink type with its options
@@ -24,15 +24,22 @@ Run 'probeflow <command> --help' for a command's options.`,
 
 Loads FILE, refuses it with located errors if it is invalid, then attaches every probe and
 streams samples through each pipeline's stages to its sinks. Runs until SIGINT or SIGTERM
-(then: detach probes, flush sinks, exit 0) or until every probe has finished.
+(then: flush sinks, detach probes, exit) or until every finite source (a replay, synthetic
+with ticks) has finished. A probe or sink that fails is down, not fatal: the agent keeps
+running, /readyz answers 503 with one line per component that is down, and a reload
+(even of the same file) tries it again.
 
 Reload without a restart: SIGHUP, a change of FILE (also a Kubernetes ConfigMap update), or
 POST /-/reload. Only what changed is rebuilt; a config that does not validate or cannot be
-built is refused with its errors and the running pipelines carry on.
+built is refused with its errors and the running pipelines carry on. Refused content is not
+tried again until the file changes (SIGHUP and POST /-/reload always try).
+
+Exit status: 0 stopped and drained (or every source finished); 1 the config was refused at
+start, nothing ran; 2 a usage error; 3 stopped, but a sink had not flushed by --drain-timeout.
 
 Options:
   -c, --config FILE        pipeline.yaml to run (default: $PROBEFLOW_CONFIG or ${DEFAULT_CONFIG})
-  --drain-timeout DUR      longest a shutdown may take flushing sinks (default: 10s)
+  --drain-timeout DUR      longest a shutdown may take flushing and stopping sinks (default: 10s)
   --http-listen ADDR       the engine's endpoint: /healthz /readyz /metrics POST /-/reload
                            (default: 127.0.0.1:9465, env PROBEFLOW_HTTP_LISTEN; "off" for none)
   --watch-interval DUR     also poll FILE for changes this often (default: 10s; 0s: watch only)

@@ -90,8 +90,12 @@ export interface Sink {
   start(): Promise<void>;
   /** Hands a batch over; must not block. Queueing, batching and retries are the sink's own. */
   write(batch: SampleBatch, origin: { pipeline: string }): void;
-  /** Sends whatever is buffered, giving up at `deadline` (epoch ms; the sink's own default if absent); called on drain. */
-  flush(deadline?: number): Promise<void>;
+  /**
+   * Sends whatever is buffered, giving up at `deadline` (epoch ms; the sink's own default if
+   * absent); called on drain. Resolves true when nothing is left undelivered, false when it
+   * gave up with samples still buffered (they are lost: the exit status says so).
+   */
+  flush(deadline?: number): Promise<boolean>;
   stop(): Promise<void>;
 }
 

@@ -10,7 +10,7 @@ import { configHash } from './reloader.js';
  * changes, so the directory is watched, events are debounced, and the decision is made on the
  * content's hash. A poll catches what watch events miss (some filesystems send none).
  */
-export function watchConfig(file: string, opts: { debounceMs?: number; pollMs: number; currentHash: () => string; onChange: () => void; log: Logger }): () => void {
+export function watchConfig(file: string, opts: { debounceMs?: number; pollMs: number; settled: (hash: string) => boolean; onChange: () => void; log: Logger }): () => void {
   let timer: NodeJS.Timeout | undefined;
   const check = () => {
     let hash: string;
@@ -19,7 +19,8 @@ export function watchConfig(file: string, opts: { debounceMs?: number; pollMs: n
     } catch {
       return; // mid-swap or deleted: the next event or poll looks again
     }
-    if (hash !== opts.currentHash()) opts.onChange();
+    // The running config, or content already refused: nothing new to try.
+    if (!opts.settled(hash)) opts.onChange();
   };
   const schedule = () => {
     clearTimeout(timer);

@@ -5,6 +5,15 @@ import type { Engine } from './engine.js';
 import type { Reloader } from './reloader.js';
 
 /**
+ * Why the agent is not ready, one line per component that is down: a probe the kernel
+ * refused, a sink that could not start. Empty when everything runs. A DaemonSet pod that
+ * is running but not Ready is how a node says "look at me" without a restart loop.
+ */
+export function notReady(engine: Engine): string[] {
+  return engine.down().map((c) => `${c.kind} ${c.id} (${c.type}) down: ${c.error}`);
+}
+
+/**
  * The agent's own port: liveness/readiness for the DaemonSet, the engine's metrics, and
  * POST /-/reload. Binds loopback unless told otherwise.
  */
@@ -15,7 +24,10 @@ export function startEngineHttp(listen: string, engine: Engine, reloader: Reload
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     try {
       if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-      if (path === '/readyz') return void res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'starting\n');
+      if (path === '/readyz') {
+        const down = ready ? notReady(engine) : ['starting'];
+        return void res.writeHead(down.length ? 503 : 200, { 'content-type': 'text/plain' }).end(down.length ? `not ready\n${down.join('\n')}\n` : 'ready\n');
+      }
       if (path === '/metrics') {
         return void res.writeHead(200, { 'content-type': engine.metrics.registry.contentType }).end(await engine.metrics.registry.metrics());
       }

@@ -278,15 +278,16 @@ export class Engine {
     if (!s.sink) return true;
     const sink = s.sink;
     try {
-      const ok = await untilDeadline(
+      let delivered = true;
+      const inTime = await untilDeadline(
         (async () => {
-          if (s.up) await sink.flush(deadline);
+          if (s.up) delivered = await sink.flush(deadline);
           await sink.stop();
         })(),
         deadline,
       );
-      if (!ok) this.log.warn('sink did not flush and stop by its deadline', { sink: id });
-      return ok;
+      if (!inTime || !delivered) this.log.warn('sink did not deliver everything it held by its deadline; those samples are lost', { sink: id });
+      return inTime && delivered;
     } catch (e) {
       this.log.warn('sink did not stop cleanly', { sink: id, error: message(e) });
       return false;
@@ -388,6 +389,15 @@ export class Engine {
 
   private checkDone(): void {
     if (this.applied && this.pipelines.size > 0 && [...this.pipelines.values()].every((p) => p.finished)) this.resolveDone();
+  }
+
+  /** Probes and sinks that are down, with why: what /readyz reports and a reload retries. */
+  down(): { kind: 'probe' | 'sink'; id: string; type: string; error: string }[] {
+    const out: { kind: 'probe' | 'sink'; id: string; type: string; error: string }[] = [];
+    for (const [kind, set] of [['probe', this.probes], ['sink', this.sinks]] as const) {
+      for (const [id, c] of set) if (!c.up) out.push({ kind, id, type: c.spec.type, error: c.error ?? 'failed' });
+    }
+    return out;
   }
 
   status(): EngineStatus {

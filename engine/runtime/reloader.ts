@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConfigLoader } from '../config/load-config.js';
-import { ConfigError, formatIssue } from '../config/issue.js';
+import { formatIssue } from '../config/issue.js';
 import type { Logger } from '../util/log.js';
 import { ReloadError, type Engine, type ReloadChanges } from './engine.js';
 
@@ -15,12 +15,15 @@ export function configHash(text: string): string {
  * Requests are coalesced: a reload starts once requests have been quiet for `debounceMs`
  * (at most `maxWaitMs` after the first), never while another runs, and every request in
  * the window gets that reload's result — a storm of SIGHUPs costs one reload. A refused
- * config changes nothing.
+ * config changes nothing, and the same content is not tried again from file events.
  */
 export class Reloader {
   private running: Promise<unknown> = Promise.resolve();
   private next?: { promise: Promise<ReloadResult>; resolve: (r: ReloadResult) => void; firstAt: number; timer?: NodeJS.Timeout; trigger: string };
+  /** Hash of the config that runs. */
   hash = '';
+  /** Hash of the last content refused: the same file is not refused (logged, counted) again. */
+  private refusedHash?: string;
 
   constructor(
     private readonly file: string,
@@ -34,10 +37,19 @@ export class Reloader {
   /** Marks the config already running (the initial load). */
   started(text: string): void {
     this.hash = configHash(text);
+    this.refusedHash = undefined;
     this.engine.metrics.configInfo.reset();
     this.engine.metrics.configInfo.labels(this.hash).set(1);
     this.engine.metrics.reloadSuccessful.set(1);
     this.engine.metrics.reloadSuccessTime.set(Date.now() / 1000);
+  }
+
+  /**
+   * Whether content with this hash needs no reload from a file event or poll: it is the running
+   * config, or one already refused. SIGHUP and POST /-/reload always try again.
+   */
+  settled(hash: string): boolean {
+    return hash === this.hash || hash === this.refusedHash;
   }
 
   request(trigger: string): Promise<ReloadResult> {
@@ -60,37 +72,38 @@ export class Reloader {
 
   private async reload(trigger: string): Promise<ReloadResult> {
     const m = this.engine.metrics;
+    const { issues, topology, text } = this.loader.check(this.file);
+    const hash = configHash(text);
     const fail = (errors: string[]): ReloadResult => {
       m.reloads.labels('failure').inc();
       m.reloadSuccessful.set(0);
-      this.log.error('config reload refused; the running pipelines are unchanged', { trigger, config: this.file, errors });
+      this.refusedHash = hash;
+      this.log.error('config reload refused; the running pipelines are unchanged', { trigger, config: this.file, hash, errors });
       return { ok: false, errors };
     };
-    let loaded;
-    try {
-      loaded = this.loader.load(this.file);
-    } catch (e) {
-      if (e instanceof ConfigError) return fail(e.issues.filter((i) => i.severity === 'error').map(formatIssue));
-      return fail([(e as Error).message]);
-    }
-    const hash = configHash(loaded.text);
-    if (hash === this.hash) {
+    const errors = issues.filter((i) => i.severity === 'error');
+    if (errors.length || !topology) return fail(errors.map(formatIssue));
+    const down = this.engine.down().map((c) => `${c.kind}:${c.id}`);
+    if (hash === this.hash && down.length === 0) {
       m.reloads.labels('success').inc();
       m.reloadSuccessful.set(1);
+      this.refusedHash = undefined;
       this.log.info('config unchanged; nothing to reload', { trigger, hash });
       return { ok: true, unchanged: true, hash };
     }
-    for (const w of loaded.warnings) this.log.warn(formatIssue(w));
+    // Unchanged but with parts down: applying it again retries them (the node may be fixed now).
+    if (hash === this.hash) this.log.info('config unchanged; retrying the components that are down', { trigger, down });
+    for (const w of issues) if (w.severity !== 'error') this.log.warn(formatIssue(w));
     let changes: ReloadChanges;
     try {
-      changes = await this.engine.apply(loaded.topology);
+      changes = await this.engine.apply(topology);
     } catch (e) {
       if (e instanceof ReloadError) return fail([e.message]);
       throw e;
     }
-    this.started(loaded.text);
+    this.started(text);
     m.reloads.labels('success').inc();
-    this.log.info('config reloaded', { trigger, hash, added: changes.added, changed: changes.changed, removed: changes.removed, kept: changes.kept.length });
+    this.log.info('config reloaded', { trigger, hash, added: changes.added, changed: changes.changed, removed: changes.removed, kept: changes.kept.length, still_down: this.engine.down().map((c) => `${c.kind}:${c.id}`) });
     return { ok: true, unchanged: false, changes, hash };
   }
 }

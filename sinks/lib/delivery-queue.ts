@@ -55,13 +55,14 @@ export class DeliveryQueue<T> {
     this.schedule();
   }
 
-  /** Sends everything queued now, retrying, until sent or `deadline`. */
-  async flush(deadline = Date.now() + 10_000): Promise<void> {
+  /** Sends everything queued now, retrying, until sent or `deadline`; false if some is left. */
+  async flush(deadline = Date.now() + 10_000): Promise<boolean> {
     clearTimeout(this.timer);
     while (this.length > 0 && Date.now() < deadline) {
       if (this.sending) await Promise.race([this.sending, sleep(deadline - Date.now())]);
       else this.startSend(deadline);
     }
+    return this.length === 0;
   }
 
   async stop(deadline?: number): Promise<void> {

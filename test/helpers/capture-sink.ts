@@ -18,7 +18,7 @@ export function captureSink(store: { batches: { pipeline: string; samples: reado
         if (opts.throwOnWrite) throw new Error('boom');
         store.batches.push({ pipeline, samples });
       },
-      flush: async () => {},
+      flush: async () => true,
       stop: async () => {},
     }),
   };

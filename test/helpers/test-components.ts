@@ -55,7 +55,7 @@ export function hangingSink(record: { flushDeadlines: (number | undefined)[]; wr
       write: (b) => void record.writes.push(b),
       flush: (deadline) => {
         record.flushDeadlines.push(deadline);
-        return new Promise<void>(() => {});
+        return new Promise<boolean>(() => {});
       },
       stop: async () => {},
     }),

@@ -2,7 +2,7 @@ import type { Registry } from '../../components/registry.js';
 import { ConfigLoader } from '../../config/load-config.js';
 import { ConfigError, formatIssue } from '../../config/issue.js';
 import type { Server } from 'node:http';
-import { Engine } from '../../runtime/engine.js';
+import { Engine, ReloadError } from '../../runtime/engine.js';
 import type { WritePolicy } from '../../security/write-policy.js';
 import { Reloader } from '../../runtime/reloader.js';
 import { watchConfig } from '../../runtime/config-watcher.js';
@@ -23,6 +23,16 @@ export interface RunOptions {
   writePolicy: WritePolicy;
 }
 
+/** What `probeflow run` exits with (README, "Exit codes"). 2 is a usage error, from main. */
+export const EXIT = {
+  /** Stopped by SIGINT/SIGTERM with every sink drained, or every pipeline's source finished. */
+  OK: 0,
+  /** The config given at start was refused (its errors are on stderr); nothing ran. */
+  CONFIG_REFUSED: 1,
+  /** Stopped, but a sink had not flushed by --drain-timeout: samples may be lost. */
+  NOT_DRAINED: 3,
+} as const;
+
 /**
  * Loads, starts and supervises the engine until a signal or until every pipeline finished.
  * The returned promise settles with the process exit code.
@@ -36,7 +46,7 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
     if (!(e instanceof ConfigError)) throw e;
     for (const i of e.issues) process.stderr.write(formatIssue(i) + '\n');
     log.error('config refused; nothing was started', { config: opts.config, errors: e.issues.filter((i) => i.severity === 'error').length });
-    return 1;
+    return EXIT.CONFIG_REFUSED;
   }
   for (const w of loaded.warnings) log.warn(formatIssue(w));
 
@@ -67,17 +77,26 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   const hupListener = () => onHup();
   process.on('SIGHUP', hupListener);
 
-  await engine.start(topology);
-  const status = engine.status();
-  const down = Object.entries(status.probes).filter(([, s]) => !s.up);
-  log.info('running', { probes_up: Object.keys(status.probes).length - down.length, probes_failed: down.length });
+  try {
+    await engine.start(topology);
+  } catch (e) {
+    if (!(e instanceof ReloadError)) throw e;
+    log.error('config refused; nothing was started', { config: opts.config, error: e.message });
+    return EXIT.CONFIG_REFUSED;
+  }
+  const probes = Object.keys(engine.status().probes).length;
+  const down = engine.down();
+  log.info('running', { probes_up: probes - down.filter((c) => c.kind === 'probe').length, probes_failed: down.filter((c) => c.kind === 'probe').length, sinks_failed: down.filter((c) => c.kind === 'sink').length });
+  // Exiting would put a DaemonSet into a restart loop that looks healthy: stay, report not ready,
+  // and let a reload (SIGHUP, a ConfigMap edit, POST /-/reload) mend it.
+  if (down.length) log.warn('not ready: some components are down; the rest runs, /readyz says why, a reload retries them', { down: down.map((c) => `${c.kind}:${c.id}: ${c.error}`) });
 
   // Live reload: SIGHUP, a changed file (ConfigMap swaps included), POST /-/reload.
   const reloader = new Reloader(opts.config, loader, engine, log.child({ component: 'reload' }));
   reloader.started(loaded.text);
   onHup = () => void reloader.request('SIGHUP');
   if (hupDuringStart) onHup();
-  const unwatch = watchConfig(opts.config, { pollMs: opts.watchIntervalMs, currentHash: () => reloader.hash, onChange: () => void reloader.request('file change'), log });
+  const unwatch = watchConfig(opts.config, { pollMs: opts.watchIntervalMs, settled: (hash) => reloader.settled(hash), onChange: () => void reloader.request('file change'), log });
   let server: Server | undefined;
   if (opts.httpListen) {
     try {
@@ -96,5 +115,5 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   const clean = await engine.stop(opts.drainTimeoutMs);
   kube.stop();
   log.info('stopped', { clean });
-  return 0;
+  return clean ? EXIT.OK : EXIT.NOT_DRAINED;
 }

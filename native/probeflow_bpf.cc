@@ -117,6 +117,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                        {
                            InstanceMethod("setGlobal", &BpfObject::SetGlobal),
                            InstanceMethod("setAutoload", &BpfObject::SetAutoload),
+                           InstanceMethod("setMaxEntries", &BpfObject::SetMaxEntries),
                            InstanceMethod("load", &BpfObject::Load),
                            InstanceMethod("programs", &BpfObject::Programs),
                            InstanceMethod("maps", &BpfObject::Maps),
@@ -238,6 +239,16 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     if (!p) return env.Undefined();
     int err = bpf_program__set_autoload(p, info[1].As<Napi::Boolean>().Value());
     if (err) return Fail(env, "set autoload", err);
+    return env.Undefined();
+  }
+
+  // Before load only: a map's size is fixed when the kernel creates it.
+  Napi::Value SetMaxEntries(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    struct bpf_map* m = FindMap(env, info[0]);
+    if (!m) return env.Undefined();
+    int err = bpf_map__set_max_entries(m, info[1].As<Napi::Number>().Uint32Value());
+    if (err) return Fail(env, "set max_entries", err);
     return env.Undefined();
   }
 

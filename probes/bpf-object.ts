@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscriber, type Subscription } from 'rxjs';
 import type { ConfigProblem, ProbeFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { BpfObjectProbeConfig } from '../schemas/types.generated.js';
@@ -10,7 +10,8 @@ import { parseDuration } from '../engine/util/duration.js';
 import type { Logger } from '../engine/util/log.js';
 import { BinarySymbols } from './lib/binary-symbols.js';
 import { keyBytes, keyDecoder, readUint } from './lib/key-decoders.js';
-import { watchTargets } from './lib/target.js';
+import { watchTargets, type TargetChange } from './lib/target.js';
+import { forEachProcess, guarded } from './lib/guarded.js';
 
 type Counter = NonNullable<BpfObjectProbeConfig['metrics']['counters']>[number];
 type Histogram = NonNullable<BpfObjectProbeConfig['metrics']['histograms']>[number];
@@ -46,25 +47,21 @@ export const bpfObjectProbe: ProbeFactory<BpfObjectProbeConfig> = {
           try {
             obj.load();
             checkMaps(obj, config);
-            attachAll(obj, config, subs, ctx.log);
+            attachAll(obj, config, subs, ctx.log, subscriber);
           } catch (e) {
             subs.forEach((s) => s.unsubscribe());
             obj.close();
             throw new Error(`bpf_object ${path}: ${(e as Error).message}`);
           }
           const read = () => {
-            try {
-              const now = Date.now();
-              const batch = [
-                ...(config.metrics.counters ?? []).flatMap((c) => readCounter(obj, c, now)),
-                ...(config.metrics.histograms ?? []).flatMap((h) => readHistogram(obj, h, now)),
-              ];
-              if (batch.length) subscriber.next(batch);
-            } catch (e) {
-              subscriber.error(e);
-            }
+            const now = Date.now();
+            const batch = [
+              ...(config.metrics.counters ?? []).flatMap((c) => readCounter(obj, c, now)),
+              ...(config.metrics.histograms ?? []).flatMap((h) => readHistogram(obj, h, now)),
+            ];
+            if (batch.length) subscriber.next(batch);
           };
-          const timer = setInterval(read, intervalMs);
+          const timer = setInterval(guarded(subscriber, read), intervalMs);
           return () => {
             clearInterval(timer);
             subs.forEach((s) => s.unsubscribe());
@@ -86,7 +83,7 @@ function checkMaps(obj: BpfObject, config: BpfObjectProbeConfig): void {
   }
 }
 
-function attachAll(obj: BpfObject, config: BpfObjectProbeConfig, subs: Subscription[], log: Logger): void {
+function attachAll(obj: BpfObject, config: BpfObjectProbeConfig, subs: Subscription[], log: Logger, subscriber: Subscriber<unknown>): void {
   type AttachSpec = NonNullable<BpfObjectProbeConfig['attach']>[number];
   const specs: AttachSpec[] = config.attach ?? obj.programs().map((p) => ({ program: p, auto: true as const }));
   for (const a of specs) {
@@ -99,13 +96,16 @@ function attachAll(obj: BpfObject, config: BpfObjectProbeConfig, subs: Subscript
       const { symbol, target } = a.uprobe;
       const attached = new Map<string, number>();
       subs.push(
-        watchTargets(target, parseDuration(config.rescan ?? '2s'), { log }).subscribe(({ added }) => {
-          for (const p of added) {
-            if (attached.has(p.binaryId)) continue;
-            const f = BinarySymbols.open(`/proc/${p.pid}/exe`).resolve(symbol);
-            attached.set(p.binaryId, obj.attachUprobe(a.program, `/proc/${p.pid}/exe`, f.fileOffset + f.attachDelta, -1, 0));
-            log.info('bpf_object uprobe attached', { program: a.program, exe: p.exe, symbol });
-          }
+        watchTargets(target, parseDuration(config.rescan ?? '2s'), { log }).subscribe({
+          next: guarded(subscriber, ({ added }: TargetChange) =>
+            forEachProcess(added, log, (p) => {
+              if (attached.has(p.binaryId)) return;
+              const f = BinarySymbols.open(`/proc/${p.pid}/exe`).resolve(symbol);
+              attached.set(p.binaryId, obj.attachUprobe(a.program, `/proc/${p.pid}/exe`, f.fileOffset + f.attachDelta, -1, 0));
+              log.info('bpf_object uprobe attached', { program: a.program, exe: p.exe, symbol });
+            }),
+          ),
+          error: (e) => subscriber.error(e),
         }),
       );
     } else obj.attach(a.program);

@@ -13,9 +13,10 @@ import { findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-global
 import { ElfFile } from './lib/elf-file.js';
 import { stackCheckCookie } from './lib/go-prologue.js';
 import { ProcessLabeler } from './lib/process-labels.js';
-import type { ProcessInfo } from './lib/processes.js';
+import { processGone, type ProcessInfo } from './lib/processes.js';
 import { scanOptions } from './lib/scan-options.js';
-import { watchTargets } from './lib/target.js';
+import { watchTargets, type TargetChange } from './lib/target.js';
+import { forEachProcess, guarded } from './lib/guarded.js';
 
 const DEFAULT_METRICS = ['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc'];
 
@@ -66,7 +67,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
       samples: () =>
         new Observable<Sample[]>((subscriber) => {
           requireFeature('uprobe');
-          const maps = new GoRuntimeMaps();
+          const maps = new GoRuntimeMaps(config.max_processes);
           const labeler = new ProcessLabeler(which, ctx.pods);
           const binaries = new Map<string, GoBinary>();
           const notGo = new Set<string>();
@@ -80,6 +81,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
             try {
               symbols = BinarySymbols.open(path);
             } catch (e) {
+              if (processGone(p.pid)) throw new Error(`process ${p.pid} exited while being attached`);
               notGo.add(p.binaryId);
               ctx.log.debug('not probing: unreadable binary', { exe: p.exe, error: e });
               return undefined;
@@ -128,10 +130,12 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
             t.mem?.close();
             maps.removeProcess(pid);
             const b = binaries.get(t.binaryId);
-            if (b && b.pids.delete(pid) && b.pids.size === 0) {
-              for (const l of b.links) maps.obj.detach(l);
-              binaries.delete(t.binaryId);
-            }
+            if (b && b.pids.delete(pid) && b.pids.size === 0) releaseBinary(t.binaryId, b);
+          };
+
+          const releaseBinary = (id: string, b: GoBinary) => {
+            for (const l of b.links) maps.obj.detach(l);
+            binaries.delete(id);
           };
 
           const track = (p: ProcessInfo) => {
@@ -153,9 +157,17 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 globals = undefined;
               }
             }
+            try {
+              // First, as it is what fails (a full map, a process gone): nothing is half-tracked then.
+              maps.addProcess(p.pid, b.offsets);
+              labeler.set(p);
+            } catch (e) {
+              mem?.close();
+              maps.removeProcess(p.pid);
+              if (b.pids.size === 0) releaseBinary(p.binaryId, b);
+              throw e;
+            }
             b.pids.add(p.pid);
-            labeler.set(p);
-            maps.addProcess(p.pid, b.offsets);
             tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, binaryId: p.binaryId, ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
             ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe, go: b.version });
           };
@@ -181,20 +193,14 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
           };
 
           const targets = watchTargets(config.target ?? {}, rescanMs, { log: ctx.log }).subscribe({
-            next: ({ added, removed }) => {
+            next: guarded(subscriber, ({ added, removed }: TargetChange) => {
               if (removed.length) emit();
               for (const p of removed) untrack(p.pid);
-              for (const p of added) track(p);
-            },
+              forEachProcess(added, ctx.log, track, (e) => `raise max_processes (now ${e.maxEntries}) on this probe`);
+            }),
             error: (e) => subscriber.error(e),
           });
-          const timer = setInterval(() => {
-            try {
-              emit();
-            } catch (e) {
-              subscriber.error(e);
-            }
-          }, intervalMs);
+          const timer = setInterval(guarded(subscriber, emit), intervalMs);
           return () => {
             clearInterval(timer);
             targets.unsubscribe();

@@ -9,7 +9,8 @@ import { PidLabels } from './lib/pid-labels.js';
 import { ProcessLabeler } from './lib/process-labels.js';
 import { scanOptions } from './lib/scan-options.js';
 import { argRegister } from './lib/registers.js';
-import { watchTargets } from './lib/target.js';
+import { watchTargets, type TargetChange } from './lib/target.js';
+import { forEachProcess, guarded } from './lib/guarded.js';
 
 export const kprobeProbe: ProbeFactory<KprobeProbeConfig> = {
   kind: 'probe',
@@ -42,21 +43,24 @@ export const kprobeProbe: ProbeFactory<KprobeProbeConfig> = {
             if (!config.target) for (const pid of wide.forgetExited(seen)) counters.forgetCounts(pid);
           };
           const targets = config.target
-            ? watchTargets(config.target, rescanMs, { log: ctx.log }).subscribe(({ added, removed }) => {
-                if (removed.length) emit();
-                for (const p of removed) {
-                  counters.removePid(p.pid);
-                  targeted.delete(p.pid);
-                }
-                for (const p of added) {
-                  targeted.set(p);
-                  counters.addPid(p.pid);
-                  ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
-                }
+            ? watchTargets(config.target, rescanMs, { log: ctx.log }).subscribe({
+                next: guarded(subscriber, ({ added, removed }: TargetChange) => {
+                  if (removed.length) emit();
+                  for (const p of removed) {
+                    counters.removePid(p.pid);
+                    targeted.delete(p.pid);
+                  }
+                  forEachProcess(added, ctx.log, (p) => {
+                    counters.addPid(p.pid);
+                    targeted.set(p);
+                    ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
+                  });
+                }),
+                error: (e) => subscriber.error(e),
               })
             : undefined;
           ctx.log.info('kprobes attached', { functions: config.points.map((p) => p.function) });
-          const timer = setInterval(emit, intervalMs);
+          const timer = setInterval(guarded(subscriber, emit), intervalMs);
           return () => {
             clearInterval(timer);
             targets?.unsubscribe();

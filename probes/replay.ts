@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Observable } from 'rxjs';
+import { guarded } from './lib/guarded.js';
 import type { ProbeFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { ReplayProbeConfig } from '../schemas/types.generated.js';
@@ -66,8 +67,9 @@ export const replayProbe: ProbeFactory<ReplayProbeConfig> = {
               shift += span + 1000;
             }
             const gap = config.pace === 'fast' ? 0 : Math.max(0, batches[i]![0]!.timestamp - batches[(i || batches.length) - 1]![0]!.timestamp);
-            timer = setTimeout(step, i === 0 ? (config.pace === 'fast' ? 0 : 1000) : gap);
+            timer = setTimeout(guardedStep, i === 0 ? (config.pace === 'fast' ? 0 : 1000) : gap);
           };
+          const guardedStep = guarded(subscriber, step);
           step();
           return () => clearTimeout(timer);
         }),

@@ -1,4 +1,5 @@
 import { Observable } from 'rxjs';
+import { guarded } from './lib/guarded.js';
 import type { ConfigProblem, ProbeFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { SyntheticProbeConfig } from '../schemas/types.generated.js';
@@ -88,7 +89,7 @@ export const syntheticProbe: ProbeFactory<SyntheticProbeConfig> = {
             if (config.ticks !== undefined && tick >= config.ticks) subscriber.complete();
           };
           emit();
-          const timer = setInterval(emit, intervalMs);
+          const timer = setInterval(guarded(subscriber, emit), intervalMs);
           return () => clearInterval(timer);
         }),
     };

@@ -8,10 +8,11 @@ import { BinarySymbols } from './lib/binary-symbols.js';
 import { HitCounters, type HitPoint } from './lib/hit-counters.js';
 import { ProcessLabeler } from './lib/process-labels.js';
 import { scanOptions } from './lib/scan-options.js';
-import type { ProcessInfo } from './lib/processes.js';
+import { processGone, type ProcessInfo } from './lib/processes.js';
 import { argRegister } from './lib/registers.js';
 import { stackCheckCookie } from './lib/go-prologue.js';
-import { watchTargets } from './lib/target.js';
+import { watchTargets, type TargetChange } from './lib/target.js';
+import { forEachProcess, guarded } from './lib/guarded.js';
 import { regexProblem } from '../stages/lib/matcher.js';
 
 /** Links of one binary (inode): attached once, shared by every process running it. */
@@ -84,7 +85,12 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
                 }
               });
             } catch (e) {
-              ctx.log.warn('cannot probe this binary; its processes are skipped', { exe: proc.exe, pid: proc.pid, error: e });
+              if (!processGone(proc.pid)) ctx.log.warn('cannot probe this binary; its processes are skipped', { exe: proc.exe, pid: proc.pid, error: e });
+            }
+            // Gone meanwhile: not the binary's fault, the next process running it is attached afresh.
+            if (processGone(proc.pid)) {
+              for (const l of links) counters.obj.detach(l);
+              throw new Error(`process ${proc.pid} exited while being attached`);
             }
             if (links.length === 0) {
               failedBinaries.add(id);
@@ -97,18 +103,14 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
           };
 
           const emit = () => {
-            try {
-              if (events) ctx.metrics.probeEventsDropped.labels(ctx.id).set(counters.eventsDropped());
-              const batch = counters.read(labelsOf, Date.now());
-              if (batch.length) subscriber.next(batch);
-            } catch (e) {
-              subscriber.error(e);
-            }
+            if (events) ctx.metrics.probeEventsDropped.labels(ctx.id).set(counters.eventsDropped());
+            const batch = counters.read(labelsOf, Date.now());
+            if (batch.length) subscriber.next(batch);
           };
 
           const events = points.some((p) => p.events) ? counters.openEvents(labelsOf, (b) => subscriber.next(b)) : undefined;
           const targets = watchTargets(config.target, rescanMs, { log: ctx.log }).subscribe({
-            next: ({ added, removed }) => {
+            next: guarded(subscriber, ({ added, removed }: TargetChange) => {
               if (removed.length) {
                 // Last counts of exiting processes go out before their counters are dropped.
                 events?.drain();
@@ -124,18 +126,18 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
                   }
                 }
               }
-              for (const p of added) {
+              forEachProcess(added, ctx.log, (p) => {
                 const b = attach(p);
-                if (!b) continue;
-                b.pids.add(p.pid);
-                labels.set(p);
+                if (!b) return;
                 counters.addPid(p.pid);
+                labels.set(p);
+                b.pids.add(p.pid);
                 ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
-              }
-            },
+              });
+            }),
             error: (e) => subscriber.error(e),
           });
-          const timer = setInterval(emit, intervalMs);
+          const timer = setInterval(guarded(subscriber, emit), intervalMs);
           return () => {
             clearInterval(timer);
             targets.unsubscribe();

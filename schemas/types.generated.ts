@@ -272,6 +272,10 @@ export interface GoRuntimeProbeConfig {
    */
   labels?: ('pid' | 'comm' | 'exe' | 'container_id' | 'namespace' | 'pod' | 'container')[];
   /**
+   * How many processes the probe can follow at once (the size of its in-kernel process map). Past it, further processes are skipped with a warning naming this option.
+   */
+  max_processes?: number;
+  /**
    * Where blocked time ends. ready: runtime.ready + injectglist (cheap; misses the few wakeups that bypass them, such as idle GC workers); casgstatus: every _Gwaiting→_Grunnable transition (complete, but casgstatus has no stack check to probe cheaply: ~10 µs per call, several calls per park).
    */
   wake?: 'ready' | 'casgstatus';

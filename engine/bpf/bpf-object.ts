@@ -20,6 +20,16 @@ export interface MapEntries {
   values: Buffer;
 }
 
+/** A map update refused because the map holds max_entries already. */
+export class MapFullError extends Error {
+  constructor(
+    readonly map: string,
+    readonly maxEntries: number,
+  ) {
+    super(`map ${map} is full (${maxEntries} entries)`);
+  }
+}
+
 /**
  * One loaded BPF object and everything attached from it. `close()` destroys every link,
  * ring buffer, program and map it holds — the teardown of a probe's subscription.
@@ -48,6 +58,12 @@ export class BpfObject {
   /** Programs not needed by a probe are not loaded (e.g. a kprobe program on a uprobe-only run). */
   only(...programs: string[]): this {
     for (const p of this.obj.programs()) this.obj.setAutoload(p.name, programs.includes(p.name));
+    return this;
+  }
+
+  /** Sizes a map before load (a config's `max_processes`, say). */
+  setMaxEntries(map: string, entries: number): this {
+    this.obj.setMaxEntries(map, entries);
     return this;
   }
 
@@ -101,8 +117,14 @@ export class BpfObject {
     return this.obj.readMap(name);
   }
 
+  /** Throws MapFullError when a hash map has no room: the kernel's E2BIG says nothing of maps. */
   update(map: string, key: Buffer, value: Buffer): void {
-    this.obj.updateElem(map, key, value);
+    try {
+      this.obj.updateElem(map, key, value);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'E2BIG') throw e;
+      throw new MapFullError(map, this.obj.maps().find((m) => m.name === map)?.maxEntries ?? 0);
+    }
   }
 
   delete(map: string, key: Buffer): boolean {

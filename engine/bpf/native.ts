@@ -7,6 +7,7 @@ import { PACKAGE_ROOT } from '../util/package-root.js';
 export interface NativeBpfObject {
   setGlobal(name: string, value: Buffer): void;
   setAutoload(program: string, on: boolean): void;
+  setMaxEntries(map: string, entries: number): void;
   load(): void;
   programs(): { name: string; section: string; fd: number }[];
   maps(): NativeMapInfo[];

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
 /** What probes know about a process: enough to attach, label its series and notice pid reuse. */
 export interface ProcessInfo {
@@ -42,6 +42,14 @@ export function readProcess(pid: number, proc = '/proc', onDenied?: (pid: number
     if (code === 'EACCES' || code === 'EPERM') onDenied?.(pid);
     return undefined;
   }
+}
+
+/**
+ * Whether a failure reading a process's binary was the process going away: then the binary is
+ * not to blame, and the next process running it must still be probed.
+ */
+export function processGone(pid: number, proc = '/proc'): boolean {
+  return !existsSync(`${proc}/${pid}/exe`);
 }
 
 export function listPids(proc = '/proc'): number[] {

@@ -1,5 +1,6 @@
 import { Observable } from 'rxjs';
 import { effectiveCapabilities } from '../../engine/util/capabilities.js';
+import { guarded } from './guarded.js';
 import type { Logger } from '../../engine/util/log.js';
 import { listPids, readProcess, type ProcessInfo } from './processes.js';
 
@@ -104,7 +105,7 @@ export function watchTargets(target: TargetConfig, intervalMs: number, opts: { p
     scan();
     // A typo in a target looks exactly like a process that has not started yet: say which it may be.
     if (known.size === 0) opts.log?.info(`no process matches the target yet; looking again every ${intervalMs} ms`, { target });
-    const timer = setInterval(scan, intervalMs);
+    const timer = setInterval(guarded(subscriber, scan), intervalMs);
     return () => clearInterval(timer);
   });
 }

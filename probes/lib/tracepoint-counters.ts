@@ -6,7 +6,8 @@ import { cstring } from './elf-file.js';
 import { PidLabels } from './pid-labels.js';
 import { ProcessLabeler } from './process-labels.js';
 import type { ScanOptions } from './scan-options.js';
-import { watchTargets } from './target.js';
+import { watchTargets, type TargetChange } from './target.js';
+import { forEachProcess, guarded } from './guarded.js';
 
 export interface TracepointCountersOptions extends ScanOptions {
   /** Metric base names and what to attach, in cookie order. */
@@ -72,22 +73,25 @@ export function tracepointSamples(opts: TracepointCountersOptions, ctx: Componen
     };
 
     const targets = opts.target
-      ? watchTargets(opts.target, opts.rescanMs, { log: ctx.log }).subscribe(({ added, removed }) => {
-          if (removed.length) emit();
-          for (const p of removed) {
-            setPid(p.pid, false);
-            targeted.delete(p.pid);
-            deleteCounts(objects, opts.points.length, p.pid);
-          }
-          for (const p of added) {
-            targeted.set(p);
-            setPid(p.pid, true);
-            ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
-          }
+      ? watchTargets(opts.target, opts.rescanMs, { log: ctx.log }).subscribe({
+          next: guarded(subscriber, ({ added, removed }: TargetChange) => {
+            if (removed.length) emit();
+            for (const p of removed) {
+              setPid(p.pid, false);
+              targeted.delete(p.pid);
+              deleteCounts(objects, opts.points.length, p.pid);
+            }
+            forEachProcess(added, ctx.log, (p) => {
+              setPid(p.pid, true);
+              targeted.set(p);
+              ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
+            });
+          }),
+          error: (e) => subscriber.error(e),
         })
       : undefined;
     ctx.log.info('tracepoints attached', { points: opts.points.map((p) => p.name), targeted: Boolean(opts.target) });
-    const timer = setInterval(emit, opts.intervalMs);
+    const timer = setInterval(guarded(subscriber, emit), opts.intervalMs);
     return () => {
       clearInterval(timer);
       targets?.unsubscribe();

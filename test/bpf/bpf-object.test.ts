@@ -74,6 +74,27 @@ describe('bpf_object probe (your own .bpf.o)', () => {
     }
   });
 
+  it('a uprobe whose symbol the target lacks skips that process with the reason; the probe and the agent stay up', async () => {
+    // Before: the throw inside the target handler was an uncaught exception that ended the agent.
+    const w = await startWorkload(buildC(), 10);
+    const p = runProbe(bpfObjectProbe, {
+      object: buildObject(),
+      rescan: '100ms',
+      attach: [{ program: 'on_work', uprobe: { target: { pid: w.pid }, symbol: 'no_such_function' } }],
+      metrics: { counters: [{ name: 'byo_exec_total', labels: [{ name: 'comm', size: 16, decoders: [{ name: 'string' }] }] }] },
+    });
+    try {
+      await waitFor(() => p.logs.some((l) => l.msg === 'process not probed: attaching it failed; the others go on'), 10_000, 'the skip warning');
+      const warning = p.logs.find((l) => l.msg === 'process not probed: attaching it failed; the others go on')!;
+      expect(warning.fields).toMatchObject({ pid: w.pid, error: expect.stringMatching(/no_such_function/) });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(p.error).toBeUndefined();
+    } finally {
+      p.stop();
+      await w.finish();
+    }
+  });
+
   it('refuses labels that do not cover the map key, naming both sizes', async () => {
     const p = runProbe(bpfObjectProbe, {
       object: buildObject(),

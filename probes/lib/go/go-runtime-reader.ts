@@ -43,13 +43,16 @@ export interface GoProcess {
  * User-space side of bpf/go_runtime.bpf.c: registers processes with their offsets and turns
  * the maps into samples.
  */
+/** The size of the `procs` map unless a config says `max_processes` (the schema's default). */
+export const DEFAULT_MAX_PROCESSES = 4096;
+
 export class GoRuntimeMaps {
   readonly obj: BpfObject;
 
-  constructor() {
+  constructor(maxProcesses = DEFAULT_MAX_PROCESSES) {
     this.obj = new BpfObject(bundledObjectPath('go_runtime'));
     try {
-      this.obj.load();
+      this.obj.setMaxEntries('procs', maxProcesses).load();
       CLASS_TO_SIZE.forEach((size, i) => this.obj.update('class_size', u32(i), u32(size)));
     } catch (e) {
       this.obj.close();

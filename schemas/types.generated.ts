@@ -950,6 +950,10 @@ export interface HistogramStageConfig {
    * Also pass the observed samples through.
    */
   keep_input?: boolean;
+  /**
+   * A series that observed nothing for this long is forgotten (its process exited): state stays bounded. Seen again, it starts from zero, which Prometheus reads as a counter reset.
+   */
+  stale_after?: string;
 }
 
 /**

@@ -70,16 +70,23 @@ export const aomSink: SinkFactory<AomSinkConfig> = {
     const queue = new DeliveryQueue<MetricDataItem>(
       queueOptions(config.queue, ctx, async (batch) => {
         const token = secret(config.token, config.token_file) ?? '';
-        for (const body of splitBySize(batch)) {
-          const res = await post(client, url, body, { 'content-type': 'application/json', 'x-auth-token': token }, { retryOn429: config.queue?.retry_on_http_429 ?? false });
-          // AOM answers 200 with an errorCode; anything but success is a refusal.
-          let code: string | undefined;
+        // Parts AOM accepted before one failed are not sent again: the queue retries the rest.
+        let delivered = 0;
+        for (const { body, items } of splitBySize(batch)) {
           try {
-            code = (JSON.parse(res) as { errorCode?: string }).errorCode;
-          } catch {
-            code = undefined;
+            const res = await post(client, url, body, { 'content-type': 'application/json', 'x-auth-token': token }, { retryOn429: config.queue?.retry_on_http_429 ?? false });
+            // AOM answers 200 with an errorCode; anything but success is a refusal.
+            let code: string | undefined;
+            try {
+              code = (JSON.parse(res) as { errorCode?: string }).errorCode;
+            } catch {
+              code = undefined;
+            }
+            if (code && code !== 'SVCSTG_AMS_2000000') throw new DeliveryError(`AOM refused the data: ${res.slice(0, 300)}`, false);
+          } catch (e) {
+            throw (e instanceof DeliveryError ? e : new DeliveryError((e as Error).message, true)).after(delivered);
           }
-          if (code && code !== 'SVCSTG_AMS_2000000') throw new DeliveryError(`AOM refused the data: ${res.slice(0, 300)}`, false);
+          delivered += items;
         }
       }),
     );

@@ -36,11 +36,15 @@ export const aggregateStage: StageFactory<AggregateStageConfig> = {
     return batchOperator(ctx, () => {
       // Latest sample of each member series, and which members each group has.
       const members = new SeriesClock<{ group: string; sample: Sample }>(parseDuration(config.stale_after ?? '5m'));
-      const groups = new Map<string, { name: string; labels: Labels; members: Set<string> }>();
-      const leave = (memberKey: string, group: string) => {
+      const groups = new Map<string, Group>();
+      const leave = (memberKey: string, group: string, last: Sample) => {
         const g = groups.get(group);
-        g?.members.delete(memberKey);
-        if (g && g.members.size === 0) groups.delete(group);
+        if (!g) return;
+        g.members.delete(memberKey);
+        // A summed counter keeps what a departed member counted, or it would fall (and a delta
+        // downstream would read the fall as a reset and the whole remaining sum as new).
+        if (op === 'sum' && isCumulative(last)) carry(g, last);
+        else if (g.members.size === 0) groups.delete(group);
       };
       return (batch) => {
         const out: Sample[] = [];
@@ -55,20 +59,22 @@ export const aggregateStage: StageFactory<AggregateStageConfig> = {
           const name = config.name ?? s.name;
           const labels = groupLabels(s.labels);
           const group = seriesKey(name, labels) + `\u0002${s.kind}`;
-          const prevGroup = members.get(memberKey)?.value.group;
-          if (prevGroup !== undefined && prevGroup !== group) leave(memberKey, prevGroup);
-          members.set(memberKey, s.timestamp, { group, sample: s });
+          const prev = members.get(memberKey)?.value;
+          if (prev && prev.group !== group) leave(memberKey, prev.group, prev.sample);
           let g = groups.get(group);
           if (!g) groups.set(group, (g = { name, labels, members: new Set() }));
+          // A member that restarted its count: what it had counted stays in the sum.
+          if (prev && prev.group === group && op === 'sum' && restarted(prev.sample, s)) carry(g, prev.sample);
+          members.set(memberKey, s.timestamp, { group, sample: s });
           g.members.add(memberKey);
           touched.add(group);
         }
-        members.sweep(maxTimestamp(batch), (k, v) => leave(k, v.group));
+        members.sweep(maxTimestamp(batch), (k, v) => leave(k, v.group, v.sample));
         for (const group of touched) {
           const g = groups.get(group);
-          if (!g) continue;
+          if (!g || g.members.size === 0) continue;
           const samples = [...g.members].map((k) => members.get(k)!.value.sample);
-          const combined = combine(op, samples, g.name, g.labels);
+          const combined = combine(op, samples, g);
           if (combined) out.push(combined);
         }
         return out;
@@ -86,11 +92,44 @@ function labelGrouper(by: string[] | undefined, without: string[] | undefined): 
   return () => ({});
 }
 
-function combine(op: Op, samples: Sample[], name: string, labels: Labels): Sample | undefined {
-  const timestamp = Math.max(...samples.map((s) => s.timestamp));
+interface Group {
+  name: string;
+  labels: Labels;
+  members: Set<string>;
+  /** For a sum of counters or histograms: what members that left or restarted had counted. */
+  carried?: number | HistogramSample;
+}
+
+const isCumulative = (s: Sample) => s.kind === 'counter' || s.kind === 'histogram';
+
+function restarted(prev: Sample, next: Sample): boolean {
+  if (prev.kind === 'counter' && next.kind === 'counter') return next.value < prev.value;
+  if (prev.kind === 'histogram' && next.kind === 'histogram') return next.count < prev.count;
+  return false;
+}
+
+function carry(g: Group, last: Sample): void {
+  if (last.kind === 'counter') {
+    if (Number.isFinite(last.value)) g.carried = (typeof g.carried === 'number' ? g.carried : 0) + last.value;
+  } else if (last.kind === 'histogram') {
+    // Different bounds cannot be carried; the sum then falls, as it would have before.
+    g.carried = g.carried === undefined ? last : typeof g.carried === 'number' ? g.carried : mergeHistograms(g.carried, last);
+  }
+}
+
+// Loops, not Math.max(...xs): spreading 100k+ members into a call throws RangeError.
+function latest(samples: Sample[]): number {
+  let t = -Infinity;
+  for (const s of samples) if (s.timestamp > t) t = s.timestamp;
+  return t;
+}
+
+function combine(op: Op, samples: Sample[], g: Group): Sample | undefined {
+  const { name, labels } = g;
+  const timestamp = latest(samples);
   const first = samples[0]!;
   if (first.kind === 'histogram') {
-    let acc: HistogramSample | undefined = first;
+    let acc: HistogramSample | undefined = g.carried !== undefined && typeof g.carried !== 'number' ? mergeHistograms(g.carried, first) : first;
     for (const s of samples.slice(1)) acc = acc && mergeHistograms(acc, s as HistogramSample);
     // Histograms with different bounds cannot be summed; emitting a wrong one would be worse than none.
     return acc && { ...acc, name, labels, timestamp };
@@ -99,13 +138,13 @@ function combine(op: Op, samples: Sample[], name: string, labels: Labels): Sampl
   let value: number;
   switch (op) {
     case 'sum':
-      value = values.reduce((a, b) => a + b, 0);
+      value = values.reduce((a, b) => a + b, typeof g.carried === 'number' ? g.carried : 0);
       break;
     case 'min':
-      value = values.length ? Math.min(...values) : NaN;
+      value = values.length ? values.reduce((a, b) => (b < a ? b : a)) : NaN;
       break;
     case 'max':
-      value = values.length ? Math.max(...values) : NaN;
+      value = values.length ? values.reduce((a, b) => (b > a ? b : a)) : NaN;
       break;
     case 'avg':
       value = values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;

@@ -6,6 +6,8 @@ import { batchOperator } from './lib/batch-operator.js';
 import { bucketBounds, boundsProblem } from './lib/buckets.js';
 import { bucketIndex, rebucket } from './lib/histogram-math.js';
 import { compileMatcher, matcherProblems } from './lib/matcher.js';
+import { maxTimestamp, SeriesClock } from './lib/series-clock.js';
+import { parseDuration } from '../engine/util/duration.js';
 
 type Counting = Omit<HistogramSample, 'counts' | 'sum' | 'count' | 'timestamp'> & { counts: number[]; sum: number; count: number; timestamp: number };
 
@@ -32,7 +34,7 @@ export const histogramStage: StageFactory<HistogramStageConfig> = {
     const matches = compileMatcher(config.match);
     const scale = config.scale ?? 1;
     return batchOperator(ctx, () => {
-      const hists = new Map<string, HistogramSample>();
+      const hists = new SeriesClock<HistogramSample>(parseDuration(config.stale_after ?? '5m'));
       return (batch) => {
         const out: Sample[] = [];
         const touched = new Map<string, Counting>();
@@ -53,7 +55,7 @@ export const histogramStage: StageFactory<HistogramStageConfig> = {
           // Copy a series' state once per batch, then count in place: emitted samples stay immutable.
           let h: Counting | undefined = touched.get(key);
           if (!h) {
-            const prev = hists.get(key);
+            const prev = hists.get(key)?.value;
             h = prev
               ? { ...prev, counts: [...prev.counts] }
               : { kind: 'histogram', name, labels: s.labels, timestamp: s.timestamp, bounds, counts: new Array<number>(bounds.length + 1).fill(0), sum: 0, count: 0 };
@@ -65,8 +67,11 @@ export const histogramStage: StageFactory<HistogramStageConfig> = {
           h.count += 1;
           h.timestamp = Math.max(h.timestamp, s.timestamp);
         }
-        for (const [key, h] of touched) hists.set(key, h);
-        out.push(...touched.values());
+        for (const [key, h] of touched) {
+          hists.set(key, h.timestamp, h);
+          out.push(h);
+        }
+        hists.sweep(maxTimestamp(batch));
         return out;
       };
     });

@@ -22,9 +22,8 @@ export function readProcess(pid: number, proc = '/proc', onDenied?: (pid: number
   try {
     const exe = readlinkSync(`${proc}/${pid}/exe`);
     const st = statSync(`${proc}/${pid}/exe`);
-    const stat = readFileSync(`${proc}/${pid}/stat`, 'utf8');
-    // comm may contain spaces and parentheses: fields start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTime = readStartTime(pid, proc);
+    if (startTime === undefined) return undefined;
     const comm = readFileSync(`${proc}/${pid}/comm`, 'utf8').trimEnd();
     const cgroup = readFileSync(`${proc}/${pid}/cgroup`, 'utf8').trim();
     const containerId = containerIdOf(cgroup);
@@ -33,13 +32,23 @@ export function readProcess(pid: number, proc = '/proc', onDenied?: (pid: number
       comm,
       exe: exe.replace(/ \(deleted\)$/, ''),
       binaryId: `${st.dev}:${st.ino}`,
-      startTime: Number(fields[19]),
+      startTime,
       cgroup,
       ...(containerId ? { containerId } : {}),
     };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') onDenied?.(pid);
+    return undefined;
+  }
+}
+
+/** A process's start time (clock ticks since boot), or undefined if it is gone: with the pid, its identity. */
+export function readStartTime(pid: number, proc = '/proc'): number | undefined {
+  try {
+    const stat = readFileSync(`${proc}/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
     return undefined;
   }
 }

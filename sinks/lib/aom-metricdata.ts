@@ -41,21 +41,23 @@ export function toMetricData(s: Sample, namespace: string, opts: { units?: Recor
 }
 
 /** Splits items into request bodies under AOM's size limit. */
-export function splitBySize(items: readonly MetricDataItem[], limit = AOM_MAX_REQUEST_BYTES): string[] {
-  const bodies: string[] = [];
+/** Request bodies under AOM's size limit, in order, each with how many items it carries. */
+export function splitBySize(items: readonly MetricDataItem[], limit = AOM_MAX_REQUEST_BYTES): { body: string; items: number }[] {
+  const bodies: { body: string; items: number }[] = [];
   let current: string[] = [];
   let size = 2;
+  const close = () => bodies.push({ body: `[${current.join(',')}]`, items: current.length });
   for (const item of items) {
     const json = JSON.stringify(item);
     if (current.length && size + json.length + 1 > limit) {
-      bodies.push(`[${current.join(',')}]`);
+      close();
       current = [];
       size = 2;
     }
     current.push(json);
     size += json.length + 1;
   }
-  if (current.length) bodies.push(`[${current.join(',')}]`);
+  if (current.length) close();
   return bodies;
 }
 

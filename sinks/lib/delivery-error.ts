@@ -5,9 +5,19 @@ export class DeliveryError extends Error {
     readonly retryable: boolean,
     /** The receiver's Retry-After, if it gave one. */
     readonly retryAfterMs?: number,
+    /**
+     * How many items at the front of the batch the receiver took before the failure (a batch
+     * sent in several requests): they are counted as sent and never sent again.
+     */
+    readonly delivered = 0,
   ) {
     super(message);
     this.name = 'DeliveryError';
+  }
+
+  /** This error, for a send that had already delivered `n` items. */
+  after(n: number): DeliveryError {
+    return new DeliveryError(this.message, this.retryable, this.retryAfterMs, n);
   }
 }
 

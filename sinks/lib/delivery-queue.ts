@@ -106,11 +106,16 @@ export class DeliveryQueue<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.o.send(batch);
-        this.o.metrics.sinkSent.labels(this.o.sink).inc(batch.length);
-        this.o.metrics.sinkLastSuccess.labels(this.o.sink).set(Date.now() / 1000);
+        this.sent(batch.length);
         return;
       } catch (e) {
         const err = e instanceof DeliveryError ? e : new DeliveryError((e as Error).message, true);
+        if (err.delivered > 0) {
+          // Part of the batch got through: what is retried or lost from here is the rest only.
+          this.sent(err.delivered);
+          batch = batch.slice(err.delivered);
+          this.inFlight = batch.length;
+        }
         if (!err.retryable) {
           this.o.metrics.sinkFailed.labels(this.o.sink).inc(batch.length);
           this.o.log.error('receiver refused a batch; it is not retried', { sink: this.o.sink, samples: batch.length, error: err.message });
@@ -133,6 +138,11 @@ export class DeliveryQueue<T> {
         });
       }
     }
+  }
+
+  private sent(n: number): void {
+    this.o.metrics.sinkSent.labels(this.o.sink).inc(n);
+    this.o.metrics.sinkLastSuccess.labels(this.o.sink).set(Date.now() / 1000);
   }
 
   /** Full jitter (AWS architecture blog): uniform in [0, min(cap, base·2^attempt)]. */

@@ -29,10 +29,18 @@ export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1
 export class SeriesStore {
   private readonly families = new Map<string, Family>();
   conflicts = 0;
+  private lastExpire: number;
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(private readonly ttlMs: number) {
+    this.lastExpire = Date.now();
+  }
 
+  /**
+   * Also expires, at most every quarter TTL: an endpoint nobody scrapes (a Prometheus that is
+   * down, a typo in its job) must not grow with every process the node ever ran.
+   */
   update(batch: readonly Sample[], now = Date.now()): void {
+    if (now - this.lastExpire >= Math.max(1000, this.ttlMs / 4)) this.expire(now);
     for (const s of batch) {
       if (s.kind === 'event') continue;
       let f = this.families.get(s.name);
@@ -54,6 +62,7 @@ export class SeriesStore {
 
   /** Forgets series older than the TTL (and families left empty). */
   expire(now = Date.now()): void {
+    this.lastExpire = now;
     for (const [name, f] of this.families) {
       for (const [k, s] of f.series) if (now - s.updatedAt > this.ttlMs) f.series.delete(k);
       if (f.series.size === 0) this.families.delete(name);

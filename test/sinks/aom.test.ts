@@ -174,6 +174,26 @@ describe('aom sink (documented AOM contract, local HTTPS stand-in)', () => {
     await sink.stop();
   });
 
+  it('a split batch whose second part fails is retried from that part: what AOM accepted is not sent again', async () => {
+    seen.length = 0;
+    failNext = [0, 500]; // the first request passes, the second gets a 500 once
+    const ctx = testContext('aom');
+    const sink = aomSink.create(metricdata({ queue: { batch_send_deadline: '10ms', max_samples_per_send: 2000, min_backoff: '10ms', max_backoff: '20ms' } }), ctx);
+    const now = Date.now();
+    sink.write(Array.from({ length: 1500 }, (_, i) => gauge('go_goroutines', i, now, { pid: String(i), pod: 'p'.repeat(40) })), { pipeline: 'p' });
+    expect(await sink.flush()).toBe(true);
+    const parts = seen.map((s) => (JSON.parse(s.body.toString()) as { metric: { dimensions: { name: string; value: string }[] } }[]).map((m) => m.metric.dimensions.find((d) => d.name === 'pid')!.value));
+    expect(parts.length).toBeGreaterThan(2);
+    // Sent: every part once, plus the failed part again. Before, the first part was sent twice too.
+    const times = new Map<string, number>();
+    for (const pid of parts.flat()) times.set(pid, (times.get(pid) ?? 0) + 1);
+    expect(parts[0]!.every((pid) => times.get(pid) === 1)).toBe(true);
+    expect(parts[1]!.every((pid) => times.get(pid) === 2)).toBe(true);
+    expect(times.size).toBe(1500);
+    expect((await ctx.metrics.sinkSent.get()).values[0]!.value).toBe(1500);
+    await sink.stop();
+  });
+
   it('retries a 500, and does not retry a refused token (401)', async () => {
     seen.length = 0;
     failNext = [500];

@@ -54,6 +54,16 @@ describe('exposition', () => {
     expect(s.render('text')).toBe('');
   });
 
+  it('expires series on update too, so an endpoint nobody scrapes stays bounded', () => {
+    const s = new SeriesStore(4000);
+    const t0 = Date.now();
+    for (let pid = 0; pid < 100; pid++) s.update([gauge('g', 1, t0, { pid: String(pid) })], t0);
+    expect(s.seriesCount).toBe(100);
+    // Later, only one process still reports; no scrape in between.
+    s.update([gauge('g', 1, t0 + 5000, { pid: 'new' })], t0 + 5000);
+    expect(s.seriesCount).toBe(1);
+  });
+
   it('passes promtool check metrics', () => {
     const s = new SeriesStore(60_000);
     s.update(batch);

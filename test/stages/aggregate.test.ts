@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateStage } from '../../stages/aggregate.js';
+import { deltaStage } from '../../stages/delta.js';
 import { counter, event, gauge, hist, runStage } from '../helpers/samples.js';
 
 describe('aggregate stage', () => {
@@ -27,6 +28,46 @@ describe('aggregate stage', () => {
   it('sums histograms with equal bounds bucket-wise', () => {
     const out = runStage(aggregateStage, {}, [[hist('h', [1], [1, 2], 5, 0, { p: '0' }), hist('h', [1], [3, 0], 1, 0, { p: '1' })]]);
     expect(out).toEqual([[hist('h', [1], [4, 2], 6, 0)]]);
+  });
+
+  it('a summed counter stays monotonic when a member leaves: what it counted stays in the sum', () => {
+    const out = runStage(aggregateStage, { stale_after: '10s' }, [
+      [counter('c', 10, 0, { pid: '1' }), counter('c', 5, 0, { pid: '2' })],
+      [counter('c', 7, 20_000, { pid: '2' })], // pid 1 exited: stale now
+      [counter('c', 9, 30_000, { pid: '2' })],
+    ]);
+    expect(out.map((b) => (b[0] as { value: number }).value)).toEqual([15, 17, 19]);
+  });
+
+  it('a member that restarts its counter keeps what it had counted in the sum', () => {
+    const out = runStage(aggregateStage, {}, [[counter('c', 10, 0, { pid: '1' }), counter('c', 5, 0, { pid: '2' })], [counter('c', 2, 1000, { pid: '1' })]]);
+    expect(out.map((b) => (b[0] as { value: number }).value)).toEqual([15, 17]);
+  });
+
+  it('summed histograms keep a departed member too', () => {
+    const out = runStage(aggregateStage, { stale_after: '10s' }, [[hist('h', [1], [1, 2], 5, 0, { p: '0' }), hist('h', [1], [3, 0], 1, 0, { p: '1' })], [hist('h', [1], [4, 1], 3, 20_000, { p: '1' })]]);
+    expect(out[1]).toEqual([hist('h', [1], [5, 3], 8, 20_000)]);
+  });
+
+  it('then through delta: a member leaving is no reset, the increase is what was counted', () => {
+    const batches = [
+      [counter('c', 10, 0, { pid: '1' }), counter('c', 5, 0, { pid: '2' })],
+      [counter('c', 12, 5000, { pid: '1' }), counter('c', 6, 5000, { pid: '2' })],
+      [counter('c', 8, 20_000, { pid: '2' })],
+    ];
+    const summed = runStage(aggregateStage, { stale_after: '10s' }, batches);
+    const deltas = runStage(deltaStage, {}, summed);
+    // +3 then +2 (pid 2 counted 2 more); before: the sum fell 18 → 8 and delta reported 8.
+    expect(deltas.flat().map((s) => (s as { value: number }).value)).toEqual([3, 2]);
+  });
+
+  it('takes 200k members in one batch (no spread of large arrays into calls)', () => {
+    const many = Array.from({ length: 200_000 }, (_, i) => gauge('v', i, i, { i: String(i) }));
+    // A RangeError would now cost the batch (contained per batch), so the values are what tell.
+    const result = (op: string) => runStage(aggregateStage, { op }, [many])[0];
+    expect(result('max')).toEqual([gauge('v', 199_999, 199_999)]);
+    expect(result('min')).toEqual([gauge('v', 0, 199_999)]);
+    expect(result('sum')).toEqual([gauge('v', (199_999 * 200_000) / 2, 199_999)]);
   });
 
   it('drops members that went stale', () => {

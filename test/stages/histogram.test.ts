@@ -38,6 +38,20 @@ describe('histogram stage', () => {
     expect(out).toEqual([[c, hist('pause_seconds', [1], [1, 0], 0.5, 7)]]);
   });
 
+  it('forgets a series that observed nothing for stale_after, so its state is bounded', () => {
+    const out = runStage(histogramStage, { buckets: { explicit: [1] }, stale_after: '10s' }, [
+      [gauge('lat', 0.5, 0, { pid: '1' })],
+      [gauge('lat', 0.5, 20_000, { pid: '2' })], // pid 1 has been silent 20 s: forgotten
+      [gauge('lat', 0.5, 21_000, { pid: '1' })], // back: counted from zero, not from its old state
+    ]);
+    expect(out[2]).toEqual([hist('lat', [1], [1, 0], 0.5, 21_000, { pid: '1' })]);
+  });
+
+  it('takes 200k series in one batch', () => {
+    const many = Array.from({ length: 200_000 }, (_, i) => gauge('lat', 0.5, 0, { i: String(i) }));
+    expect(runStage(histogramStage, { buckets: { explicit: [1] } }, [many])[0]).toHaveLength(200_000);
+  });
+
   it('skips NaN values', () => {
     const out = runStage(histogramStage, { buckets: { explicit: [1] } }, [[gauge('v', NaN, 0)]]);
     expect(out).toEqual([]);

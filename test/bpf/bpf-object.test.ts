@@ -1,23 +1,14 @@
 import type { HistogramSample } from '../../engine/model/sample.js';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bpfObjectProbe } from '../../probes/bpf-object.js';
-import { ROOT, waitFor } from '../helpers/cli.js';
+import { waitFor } from '../helpers/cli.js';
 import { settledKernelObjects } from '../helpers/kernel-objects.js';
 import { runProbe } from '../helpers/probe-harness.js';
-import { buildC, startWorkload } from '../helpers/workloads.js';
-
-/** Compiled here with clang, as a user would, against the vmlinux.h the build generated. */
-function buildObject(): string {
-  const out = join(ROOT, '.cache', 'byo');
-  mkdirSync(out, { recursive: true });
-  const obj = join(out, 'byo_demo.bpf.o');
-  execFileSync('clang', ['-target', 'bpf', '-O2', '-g', '-D__TARGET_ARCH_x86', `-I${join(ROOT, 'bpf')}`, '-c', join(ROOT, 'test/fixtures/byo/byo_demo.bpf.c'), '-o', obj]);
-  return obj;
-}
+import { buildByoObject, buildC, startWorkload } from '../helpers/workloads.js';
 
 describe('bpf_object probe (your own .bpf.o)', () => {
   afterAll(async () => {
@@ -28,7 +19,7 @@ describe('bpf_object probe (your own .bpf.o)', () => {
   });
 
   it('auto-attaches by SEC(), attaches a uprobe by config, and decodes counters and exp2 histograms', async () => {
-    const object = buildObject();
+    const object = buildByoObject();
     const w = await startWorkload(buildC(), 1000);
     const p = runProbe(bpfObjectProbe, {
       object,
@@ -78,7 +69,7 @@ describe('bpf_object probe (your own .bpf.o)', () => {
     // Before: the throw inside the target handler was an uncaught exception that ended the agent.
     const w = await startWorkload(buildC(), 10);
     const p = runProbe(bpfObjectProbe, {
-      object: buildObject(),
+      object: buildByoObject(),
       rescan: '100ms',
       attach: [{ program: 'on_work', uprobe: { target: { pid: w.pid }, symbol: 'no_such_function' } }],
       metrics: { counters: [{ name: 'byo_exec_total', labels: [{ name: 'comm', size: 16, decoders: [{ name: 'string' }] }] }] },
@@ -97,7 +88,7 @@ describe('bpf_object probe (your own .bpf.o)', () => {
 
   it('refuses labels that do not cover the map key, naming both sizes', async () => {
     const p = runProbe(bpfObjectProbe, {
-      object: buildObject(),
+      object: buildByoObject(),
       metrics: { counters: [{ name: 'byo_exec_total', labels: [{ name: 'comm', size: 8, decoders: [{ name: 'string' }] }] }] },
     });
     await waitFor(() => p.error !== undefined, 5000, 'error');
@@ -106,7 +97,7 @@ describe('bpf_object probe (your own .bpf.o)', () => {
   });
 
   it('names the maps there are when a metric has none', async () => {
-    const p = runProbe(bpfObjectProbe, { object: buildObject(), metrics: { counters: [{ name: 'nope_total' }] } });
+    const p = runProbe(bpfObjectProbe, { object: buildByoObject(), metrics: { counters: [{ name: 'nope_total' }] } });
     await waitFor(() => p.error !== undefined, 5000, 'error');
     expect((p.error as Error).message).toMatch(/no map named "nope_total"; the object has: byo_exec_total, byo_work_arg/);
     p.stop();

@@ -82,3 +82,12 @@ export async function startWorkload(bin: string, calls: number): Promise<Workloa
     },
   };
 }
+
+/** test/fixtures/byo's own .bpf.o, compiled here with clang as a user would, against the vmlinux.h the build generated. */
+export function buildByoObject(): string {
+  const out = join(ROOT, '.cache', 'byo');
+  mkdirSync(out, { recursive: true });
+  const obj = join(out, 'byo_demo.bpf.o');
+  execFileSync('clang', ['-target', 'bpf', '-O2', '-g', '-D__TARGET_ARCH_x86', `-I${join(ROOT, 'bpf')}`, '-c', join(ROOT, 'test/fixtures/byo/byo_demo.bpf.c'), '-o', obj]);
+  return obj;
+}

@@ -32,6 +32,8 @@ export class DeliveryQueue<T> {
   private timer?: NodeJS.Timeout;
   private sending?: Promise<void>;
   private stopped = false;
+  /** Items given up on because a flush deadline or stop came before they could be delivered. */
+  private lostToDeadline = 0;
   private readonly random: () => number;
   private wake?: () => void;
 
@@ -55,14 +57,18 @@ export class DeliveryQueue<T> {
     this.schedule();
   }
 
-  /** Sends everything queued now, retrying, until sent or `deadline`; false if some is left. */
+  /**
+   * Sends everything queued now, retrying, until sent or `deadline`. False if some was not
+   * delivered: still queued, or given up on because the deadline came first.
+   */
   async flush(deadline = Date.now() + 10_000): Promise<boolean> {
     clearTimeout(this.timer);
+    const lostBefore = this.lostToDeadline;
     while (this.length > 0 && Date.now() < deadline) {
       if (this.sending) await Promise.race([this.sending, sleep(deadline - Date.now())]);
       else this.startSend(deadline);
     }
-    return this.length === 0;
+    return this.length === 0 && this.lostToDeadline === lostBefore;
   }
 
   async stop(deadline?: number): Promise<void> {
@@ -125,6 +131,7 @@ export class DeliveryQueue<T> {
         if (this.stopped || Date.now() + backoff > deadline) {
           // Draining on shutdown ran out of time: what is left is lost, and counted.
           this.o.metrics.sinkDropped.labels(this.o.sink, 'shutdown').inc(batch.length);
+          this.lostToDeadline += batch.length;
           return;
         }
         this.o.metrics.sinkRetries.labels(this.o.sink).inc();

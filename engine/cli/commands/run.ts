@@ -3,6 +3,7 @@ import { ConfigLoader } from '../../config/load-config.js';
 import { ConfigError, formatIssue } from '../../config/issue.js';
 import type { Server } from 'node:http';
 import { Engine, ReloadError } from '../../runtime/engine.js';
+import type { SelfMetrics } from '../../runtime/self-metrics.js';
 import type { WritePolicy } from '../../security/write-policy.js';
 import { Reloader } from '../../runtime/reloader.js';
 import { watchConfig } from '../../runtime/config-watcher.js';
@@ -11,6 +12,7 @@ import { runChecks } from '../../bpf/doctor.js';
 import { setLibbpfLogger } from '../../bpf/native.js';
 import { KubernetesMetadata } from '../../../probes/lib/kubernetes.js';
 import type { Logger } from '../../util/log.js';
+import { config as rxConfig } from 'rxjs';
 
 export interface RunOptions {
   config: string;
@@ -21,6 +23,19 @@ export interface RunOptions {
   watchIntervalMs: number;
   /** Where file-writing components may write (--allow-write). */
   writePolicy: WritePolicy;
+}
+
+/**
+ * Last line of defence: RxJS rethrows an error thrown inside a subscriber's callback on a new
+ * stack, where nothing catches it and the process dies. Probes route their callbacks' errors
+ * into the probe (guarded()), stages and sinks catch per batch; what still escapes is logged
+ * and counted here (probeflow_component_errors_total{kind="engine"}) instead of ending the agent.
+ */
+function containUnhandledRxErrors(log: Logger, metrics: SelfMetrics): void {
+  rxConfig.onUnhandledError = (e: unknown) => {
+    metrics.componentErrors.labels('engine', 'unhandled').inc();
+    log.error('an error escaped a component callback; the agent keeps running (please report it)', { error: e });
+  };
 }
 
 /** What `probeflow run` exits with (README, "Exit codes"). 2 is a usage error, from main. */
@@ -58,6 +73,7 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   const kube = new KubernetesMetadata(log.child({ component: 'kubernetes' }));
   if (kube.enabled) await kube.start();
   const engine = new Engine(registry, log, { writePolicy: opts.writePolicy, ...(kube.enabled ? { pods: (cgroup: string) => kube.lookup(cgroup) } : {}) });
+  containUnhandledRxErrors(log, engine.metrics);
   const { topology } = loaded;
   log.info('starting', {
     config: opts.config,

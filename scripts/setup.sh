@@ -11,6 +11,9 @@ APT_PACKAGES=(clang llvm libbpf-dev bpftool make g++ golang-go)
 # setpriv (capability tests), bpftrace (the benches' comparison). A test whose program is
 # missing fails and names this script; none is skipped for it.
 APT_PACKAGES+=(prometheus victoria-metrics gdb util-linux bpftrace)
+# Tools the tests call that an image usually has, named so a leaner one still works:
+# openssl (test TLS certificates), iproute2 (ss), procps (pgrep).
+APT_PACKAGES+=(openssl iproute2 procps)
 APT_PACKAGES+=(${PROBEFLOW_APT_PACKAGES:-})
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

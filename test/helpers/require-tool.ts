@@ -13,6 +13,8 @@ const PACKAGE_OF: Record<string, string> = {
   setpriv: 'util-linux',
   bpftool: 'bpftool',
   bpftrace: 'bpftrace',
+  openssl: 'openssl',
+  ss: 'iproute2',
 };
 
 const found = new Map<string, boolean>();

@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSignedCert } from '../helpers/tls.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aomEndpoints, aomSink } from '../../sinks/aom.js';
 import { AOM_MAX_REQUEST_BYTES } from '../../sinks/lib/aom-metricdata.js';
@@ -54,8 +53,7 @@ describe('aom sink (documented AOM contract, local HTTPS stand-in)', () => {
   let failNext: number[] = [];
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pf-aom-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
+    const { dir } = selfSignedCert();
     ca = join(dir, 'cert.pem');
     server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(ca) }, (req, res) => {
       const chunks: Buffer[] = [];

@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSignedCert } from '../helpers/tls.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prometheusSink } from '../../sinks/prometheus.js';
 import { waitFor } from '../helpers/cli.js';
@@ -89,8 +88,7 @@ describe('prometheus sink options', () => {
   });
 
   it('serves HTTPS with the configured certificate', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pf-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
+    const { dir } = selfSignedCert();
     const port = await freePort();
     const sink = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}`, tls: { cert_file: join(dir, 'cert.pem'), key_file: join(dir, 'key.pem') } }, testContext('tls'));
     await sink.start();

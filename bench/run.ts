@@ -23,6 +23,7 @@ import { deltaStage } from '../stages/delta.js';
 import { histogramStage } from '../stages/histogram.js';
 import { thresholdStage } from '../stages/threshold.js';
 import { goRuntimePointCost, goRuntimeProbeCost } from './go-runtime-cost.js';
+import { detachCost } from './detach.js';
 import { buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startBpftrace, startWaiting, stopProcess, table } from './lib.js';
 
 const ctx = (id: string) => ({ id, log: silentLogger, baseDir: ROOT, metrics: new SelfMetrics(), writePolicy: new WritePolicy([]) });
@@ -200,6 +201,7 @@ const sections: [string, string, () => Promise<string>][] = [
   ['engine', 'Engine throughput', engineThroughput],
   ['scrape', 'Prometheus endpoint by series count', scrape],
   ['lifecycle', 'Start-up and reload', lifecycle],
+  ['detach', 'Detaching: closing uprobe links, and the agent under node churn', detachCost],
 ];
 // `bench/run.ts go-points engine` runs only those sections (for working on one of them).
 const only = process.argv.slice(2);

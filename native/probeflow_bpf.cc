@@ -12,6 +12,10 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -107,6 +111,53 @@ size_t ValueStride(const struct bpf_map* m) {
   return IsPerCpu(bpf_map__type(m)) ? ((vs + 7) / 8) * 8 * PossibleCpus() : vs;
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Closing a uprobe link waits for an RCU tasks-trace grace period in the kernel (~0.1 s here,
+// bpf_perf_link_release → synchronize_rcu_tasks_trace). One after another on Node's main
+// thread, 450 links (50 Go binaries) held the event loop ~45 s: no scrape, no SIGTERM. So
+// links are closed here, off the main thread, by up to kCloserThreads threads at once —
+// waiters that overlap share grace periods — and JS gets a Promise.
+constexpr size_t kCloserThreads = 32;
+
+class LinkCloser : public Napi::AsyncWorker {
+ public:
+  LinkCloser(Napi::Env env, std::vector<struct bpf_link*> links, struct bpf_object* obj)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), links_(std::move(links)), obj_(obj) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    size_t n = links_.size();
+    size_t want = std::min(n, kCloserThreads);
+    std::vector<pthread_t> threads;
+    for (size_t t = 1; t < want; t++) {
+      pthread_t th;
+      if (pthread_create(&th, nullptr, &LinkCloser::Run, this) != 0) break;  // fewer threads, same work
+      threads.push_back(th);
+    }
+    Run(this);  // this thread takes a share too, and all of it if no thread could start
+    for (pthread_t th : threads) pthread_join(th, nullptr);
+    // After the links: they hold the programs the object owns.
+    if (obj_) bpf_object__close(obj_);
+  }
+
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(links_.size()))); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  static void* Run(void* self) {
+    auto* c = static_cast<LinkCloser*>(self);
+    for (size_t i; (i = c->next_++) < c->links_.size();) bpf_link__destroy(c->links_[i]);
+    return nullptr;
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::vector<struct bpf_link*> links_;
+  struct bpf_object* obj_;
+  std::atomic<size_t> next_{0};
+};
+
 // ---------------------------------------------------------------------------------------
 class RingBuffer;
 
@@ -128,6 +179,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod("attach", &BpfObject::Attach),
                            InstanceMethod("linkId", &BpfObject::LinkId),
                            InstanceMethod("detach", &BpfObject::Detach),
+                           InstanceMethod("detachAsync", &BpfObject::DetachAsync),
+                           InstanceMethod("closeAsync", &BpfObject::CloseAsync),
                            InstanceMethod("readMap", &BpfObject::ReadMap),
                            InstanceMethod("updateElem", &BpfObject::UpdateElem),
                            InstanceMethod("deleteElem", &BpfObject::DeleteElem),
@@ -442,6 +495,38 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Release();
     return info.Env().Undefined();
+  }
+
+  // detachAsync([ids]): the links leave this object now; the kernel lets go of them on worker
+  // threads. Resolves with how many were closed.
+  Napi::Value DetachAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array ids = info[0].As<Napi::Array>();
+    std::vector<struct bpf_link*> links;
+    for (uint32_t i = 0; i < ids.Length(); i++) {
+      auto it = links_.find(ids.Get(i).As<Napi::Number>().Int32Value());
+      if (it == links_.end()) continue;
+      links.push_back(it->second);
+      links_.erase(it);
+    }
+    auto* w = new LinkCloser(env, std::move(links), nullptr);
+    Napi::Promise p = w->Promise();
+    w->Queue();
+    return p;
+  }
+
+  // closeAsync(): like close(), but the links and then the object are released off the main
+  // thread. The object is closed for JS at once.
+  Napi::Value CloseAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<struct bpf_link*> links;
+    for (auto& [id, link] : links_) links.push_back(link);
+    links_.clear();
+    auto* w = new LinkCloser(env, std::move(links), obj_);
+    obj_ = nullptr;
+    Napi::Promise p = w->Promise();
+    w->Queue();
+    return p;
   }
 };
 

@@ -134,7 +134,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
           };
 
           const releaseBinary = (id: string, b: GoBinary) => {
-            for (const l of b.links) maps.obj.detach(l);
+            maps.obj.detach(b.links);
             binaries.delete(id);
           };
 

@@ -89,7 +89,7 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
             }
             // Gone meanwhile: not the binary's fault, the next process running it is attached afresh.
             if (processGone(proc.pid)) {
-              for (const l of links) counters.obj.detach(l);
+              counters.obj.detach(links);
               throw new Error(`process ${proc.pid} exited while being attached`);
             }
             if (links.length === 0) {
@@ -120,7 +120,7 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
                   labels.delete(p.pid);
                   for (const [id, b] of binaries) {
                     if (!b.pids.delete(p.pid) || b.pids.size) continue;
-                    for (const l of b.links) counters.obj.detach(l);
+                    counters.obj.detach(b.links);
                     binaries.delete(id);
                     ctx.log.info('uprobes detached: no process runs this binary any more', { exe: p.exe });
                   }

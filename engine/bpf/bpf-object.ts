@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../util/package-root.js';
+import { trackRelease } from './kernel-releases.js';
 import { flushLibbpfLog, native, type NativeBpfObject, type NativeMapInfo, type NativeRingBuffer } from './native.js';
 
 /** Compiled objects of bpf/*.bpf.c live beside their sources. */
@@ -109,8 +110,9 @@ export class BpfObject {
     return this.obj.linkId(link);
   }
 
-  detach(link: number): void {
-    this.obj.detach(link);
+  /** Lets go of these links; the kernel closes them off the main thread (kernel-releases.ts). */
+  detach(links: readonly number[]): void {
+    if (links.length) trackRelease(this.obj.detachAsync([...links]), this.path);
   }
 
   readMap(name: string): MapEntries {
@@ -144,12 +146,13 @@ export class BpfObject {
     };
   }
 
+  /** Closed for JS at once; links, programs and maps are released off the main thread. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const rb of this.rings) rb.close();
     this.rings.clear();
-    this.obj.close();
+    trackRelease(this.obj.closeAsync(), this.path);
   }
 }
 

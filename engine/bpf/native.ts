@@ -18,6 +18,8 @@ export interface NativeBpfObject {
   attach(program: string): number;
   linkId(link: number): number;
   detach(link: number): boolean;
+  detachAsync(links: number[]): Promise<number>;
+  closeAsync(): Promise<number>;
   readMap(name: string): { count: number; keySize: number; valueStride: number; cpus: number; keys: Buffer; values: Buffer };
   updateElem(map: string, key: Buffer, value: Buffer): void;
   deleteElem(map: string, key: Buffer): boolean;

@@ -9,10 +9,13 @@ import { SelfMetrics } from './self-metrics.js';
 import { WritePolicy } from '../security/write-policy.js';
 import { holdersToRelease, planReload, probeKey, sinkKey, type ReloadPlan, type RunningSnapshot } from './reload-plan.js';
 import { untilDeadline } from '../util/deadline.js';
+import { releasesInFlight, releasesSettled } from '../bpf/kernel-releases.js';
 
 const SERIES_STALE_MS = 5 * 60_000;
 /** How long a reload may spend draining a sink it replaces. */
 const RETIRE_DRAIN_MS = 10_000;
+/** On stop, how long detaching may take at least, after the sinks' drain deadline. */
+const KERNEL_RELEASE_MS = 5_000;
 
 interface RunningProbe {
   spec: ComponentSpec;
@@ -411,8 +414,10 @@ export class Engine {
 
   /**
    * Drain, all by one deadline: pipelines let go of their sinks (no new data), sinks flush
-   * and stop, then probes detach — last, because detaching is slow and must not eat the time
-   * the sinks need. Waits for a reload in progress; none starts after this.
+   * and stop, then probes detach — last, because detaching is slow (~0.1 s a link) and must not
+   * eat the time the sinks need; their links close off the main thread, waited for until the
+   * deadline or KERNEL_RELEASE_MS, whichever is later. Waits for a reload in progress; none
+   * starts after this.
    */
   stop(timeoutMs = 10_000): Promise<boolean> {
     this.stopping = true;
@@ -423,6 +428,11 @@ export class Engine {
       if (!drained) this.log.warn('sinks did not drain in time; exiting anyway', { timeout_ms: timeoutMs });
       // Released, but kept for status(): the final log lines say what ran and what failed.
       for (const p of this.probes.values()) p.connection?.unsubscribe();
+      // Links close off the main thread; exiting before they have would make the kernel close
+      // the rest one by one in the exit path. A bounded wait, after the sinks had theirs.
+      const t0 = Date.now();
+      const released = await releasesSettled(Math.max(deadline, t0 + KERNEL_RELEASE_MS));
+      this.log.info(released ? 'probes detached' : 'probes still detaching; exiting anyway', { ms: Date.now() - t0, ...(released ? {} : { in_flight: releasesInFlight() }) });
       return drained;
     });
   }

@@ -10,6 +10,7 @@ import { watchConfig } from '../../runtime/config-watcher.js';
 import { startEngineHttp } from '../../runtime/engine-http.js';
 import { runChecks } from '../../bpf/doctor.js';
 import { setLibbpfLogger } from '../../bpf/native.js';
+import { setKernelReleaseLogger } from '../../bpf/kernel-releases.js';
 import { KubernetesMetadata } from '../../../probes/lib/kubernetes.js';
 import type { Logger } from '../../util/log.js';
 import { config as rxConfig } from 'rxjs';
@@ -69,6 +70,7 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   for (const c of runChecks()) if (!c.ok) log.warn(`doctor: ${c.name}: ${c.detail}`, c.fix ? { fix: c.fix } : {});
 
   setLibbpfLogger(log.child({ component: 'libbpf' }));
+  setKernelReleaseLogger(log.child({ component: 'bpf' }));
   // On a Kubernetes node, pod labels for processes; elsewhere inert.
   const kube = new KubernetesMetadata(log.child({ component: 'kubernetes' }));
   if (kube.enabled) await kube.start();

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundledObjectPath } from '../engine/bpf/bpf-object.js';
+import { bundledObjectPath, kernelHasUprobeMulti } from '../engine/bpf/bpf-object.js';
 import { native } from '../engine/bpf/native.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { ROOT, sleep, table } from './lib.js';
@@ -58,6 +58,19 @@ async function closeLinks(): Promise<string> {
     const a = await withStall(() => offThread.o.detachAsync(offThread.ids));
     offThread.o.close();
     rows.push([`${k} uprobe links${k === 9 ? ' (one Go binary)' : k === 180 ? ' (20 binaries)' : ''}`, `${(s.ms / 1000).toFixed(2)} s`, `${(s.stallMs / 1000).toFixed(2)} s`, `${(a.ms / 1000).toFixed(2)} s`, `${a.stallMs.toFixed(0)} ms`]);
+  }
+  if (kernelHasUprobeMulti()) {
+    // What the probes attach on 6.6+: one uprobe_multi link per binary, nine offsets each.
+    for (const binaries of [1, 20]) {
+      progress(`closing ${binaries} uprobe_multi links of 9 offsets`);
+      const o = new (native().BpfObject)(bundledObjectPath('probe_hits'));
+      o.useUprobeMulti('on_hit');
+      o.load();
+      const ids = Array.from({ length: binaries }, () => o.attachUprobeMulti('on_hit', `/proc/${w.pid}/exe`, new Array(9).fill(f.fileOffset), new Array(9).fill(0), w.pid));
+      const a = await withStall(() => o.detachAsync(ids));
+      o.close();
+      rows.push([`${binaries} uprobe_multi link${binaries > 1 ? 's' : ''} × 9 offsets (${binaries} binar${binaries > 1 ? 'ies' : 'y'})`, '—', '—', `${(a.ms / 1000).toFixed(2)} s`, `${a.stallMs.toFixed(0)} ms`]);
+    }
   }
   await w.finish();
   return table(['closing', 'one by one on the main thread', 'event loop held', 'off-thread (LinkCloser)', 'event loop held'], rows);

@@ -111,10 +111,14 @@ const emptyAt = (t: Target, points: readonly PointName[], at: 'entry' | 'stack_c
 const probeflowAt = (t: Target, points: readonly PointName[]): Attach => async (pid) => {
   const maps = new GoRuntimeMaps();
   maps.addProcess(pid, t.offsets);
-  for (const p of points) {
+  // As the probe attaches them: one uprobe_multi link where the kernel has them.
+  const at = points.map((p) => {
     const { offset, cookie } = offsetOf(t, p, 'stack_check');
-    maps.obj.attachUprobe('on_go', t.bin, offset, -1, cookie);
-  }
+    return { fileOffset: offset, cookie };
+  });
+  maps.obj.attachUprobes('on_go', t.bin, at, (i, e) => {
+    throw new Error(`${points[i]}: ${e.message}`);
+  });
   return () => maps.obj.close();
 };
 

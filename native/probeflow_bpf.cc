@@ -13,6 +13,8 @@
 #include <cstdarg>
 #include <cstring>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -120,15 +122,35 @@ size_t ValueStride(const struct bpf_map* m) {
 // waiters that overlap share grace periods — and JS gets a Promise.
 constexpr size_t kCloserThreads = 32;
 
+// uprobe_multi, from the kernel's uapi/linux/bpf.h (6.6+); this machine's headers are 6.1's.
+constexpr uint32_t kBpfLinkCreate = 28;      // enum bpf_cmd BPF_LINK_CREATE
+constexpr uint32_t kTraceUprobeMulti = 48;   // enum bpf_attach_type BPF_TRACE_UPROBE_MULTI
+// union bpf_attr's link_create member with its uprobe_multi arm; the kernel zero-fills the rest.
+struct UprobeMultiLinkCreate {
+  uint32_t prog_fd;
+  uint32_t target_fd;
+  uint32_t attach_type;
+  uint32_t flags;
+  uint64_t path;
+  uint64_t offsets;
+  uint64_t ref_ctr_offsets;
+  uint64_t cookies;
+  uint32_t cnt;
+  uint32_t multi_flags;  // BPF_F_UPROBE_MULTI_RETURN would make it a uretprobe: never set
+  uint32_t pid;
+  uint32_t pad;
+};
+static_assert(sizeof(UprobeMultiLinkCreate) == 64, "link_create.uprobe_multi layout");
+
 class LinkCloser : public Napi::AsyncWorker {
  public:
-  LinkCloser(Napi::Env env, std::vector<struct bpf_link*> links, struct bpf_object* obj)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), links_(std::move(links)), obj_(obj) {}
+  LinkCloser(Napi::Env env, std::vector<struct bpf_link*> links, std::vector<int> fds, struct bpf_object* obj)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), links_(std::move(links)), fds_(std::move(fds)), obj_(obj) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    size_t n = links_.size();
+    size_t n = links_.size() + fds_.size();
     size_t want = std::min(n, kCloserThreads);
     std::vector<pthread_t> threads;
     for (size_t t = 1; t < want; t++) {
@@ -142,18 +164,23 @@ class LinkCloser : public Napi::AsyncWorker {
     if (obj_) bpf_object__close(obj_);
   }
 
-  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(links_.size()))); }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(links_.size() + fds_.size()))); }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
   static void* Run(void* self) {
     auto* c = static_cast<LinkCloser*>(self);
-    for (size_t i; (i = c->next_++) < c->links_.size();) bpf_link__destroy(c->links_[i]);
+    const size_t nl = c->links_.size(), n = nl + c->fds_.size();
+    for (size_t i; (i = c->next_++) < n;) {
+      if (i < nl) bpf_link__destroy(c->links_[i]);
+      else close(c->fds_[i - nl]);
+    }
     return nullptr;
   }
 
   Napi::Promise::Deferred deferred_;
   std::vector<struct bpf_link*> links_;
+  std::vector<int> fds_;
   struct bpf_object* obj_;
   std::atomic<size_t> next_{0};
 };
@@ -180,6 +207,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod("linkId", &BpfObject::LinkId),
                            InstanceMethod("detach", &BpfObject::Detach),
                            InstanceMethod("detachAsync", &BpfObject::DetachAsync),
+                           InstanceMethod("useUprobeMulti", &BpfObject::UseUprobeMulti),
+                           InstanceMethod("attachUprobeMulti", &BpfObject::AttachUprobeMulti),
                            InstanceMethod("closeAsync", &BpfObject::CloseAsync),
                            InstanceMethod("readMap", &BpfObject::ReadMap),
                            InstanceMethod("updateElem", &BpfObject::UpdateElem),
@@ -216,6 +245,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   std::string path_;
   bool loaded_ = false;
   std::map<int, struct bpf_link*> links_;
+  // uprobe_multi links, created by raw syscall (libbpf 1.1 predates them): plain link fds.
+  std::map<int, int> fd_links_;
   int next_link_ = 1;
 
   bool Ready(Napi::Env env) {
@@ -229,6 +260,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   void Release() {
     for (auto& [id, link] : links_) bpf_link__destroy(link);
     links_.clear();
+    for (auto& [id, fd] : fd_links_) close(fd);
+    fd_links_.clear();
     if (obj_) bpf_object__close(obj_);
     obj_ = nullptr;
   }
@@ -368,6 +401,49 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     return Keep(env, bpf_program__attach_uprobe_opts(p, pid, bin.c_str(), off, &opts), "attach uprobe at " + bin + where);
   }
 
+  // useUprobeMulti(prog), before load: the program is loaded for uprobe_multi links (one link,
+  // many offsets, released with one grace period instead of one per offset). It can then no
+  // longer be attached as a single uprobe or kprobe.
+  Napi::Value UseUprobeMulti(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    struct bpf_program* p = FindProg(env, info[0]);
+    if (!p) return env.Undefined();
+    int err = bpf_program__set_expected_attach_type(p, static_cast<enum bpf_attach_type>(kTraceUprobeMulti));
+    if (err) return Fail(env, "set expected attach type uprobe_multi", err);
+    return env.Undefined();
+  }
+
+  // attachUprobeMulti(prog, binary, [fileOffsets], [cookies], pid): one BPF_LINK_CREATE for all
+  // offsets (kernel >= 6.6). pid <= 0: every process. Raw syscall: libbpf 1.1 has no wrapper.
+  Napi::Value AttachUprobeMulti(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    struct bpf_program* p = FindProg(env, info[0]);
+    if (!p) return env.Undefined();
+    std::string bin = info[1].As<Napi::String>().Utf8Value();
+    Napi::Array offs = info[2].As<Napi::Array>();
+    Napi::Array cks = info[3].As<Napi::Array>();
+    int pid = info[4].As<Napi::Number>().Int32Value();
+    std::vector<uint64_t> offsets(offs.Length()), cookies(offs.Length());
+    for (uint32_t i = 0; i < offs.Length(); i++) {
+      offsets[i] = static_cast<uint64_t>(offs.Get(i).As<Napi::Number>().Int64Value());
+      cookies[i] = static_cast<uint64_t>(cks.Get(i).As<Napi::Number>().Int64Value());
+    }
+    UprobeMultiLinkCreate attr;
+    memset(&attr, 0, sizeof attr);
+    attr.prog_fd = static_cast<uint32_t>(bpf_program__fd(p));
+    attr.attach_type = kTraceUprobeMulti;
+    attr.path = reinterpret_cast<uint64_t>(bin.c_str());
+    attr.offsets = reinterpret_cast<uint64_t>(offsets.data());
+    attr.cookies = reinterpret_cast<uint64_t>(cookies.data());
+    attr.cnt = static_cast<uint32_t>(offsets.size());
+    attr.pid = pid > 0 ? static_cast<uint32_t>(pid) : 0;
+    int fd = static_cast<int>(syscall(__NR_bpf, kBpfLinkCreate, &attr, sizeof attr));
+    if (fd < 0) return Fail(env, "attach uprobe_multi at " + bin + " (" + std::to_string(offsets.size()) + " offsets)", errno);
+    int id = next_link_++;
+    fd_links_[id] = fd;
+    return Napi::Number::New(env, id);
+  }
+
   // attachTracepoint(prog, category, name, cookie): classic tracepoints, need tracefs.
   Napi::Value AttachTracepoint(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -410,12 +486,14 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
 
   Napi::Value LinkId(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto it = links_.find(info[0].As<Napi::Number>().Int32Value());
-    if (it == links_.end()) return Fail(env, "linkId: unknown link", ENOENT);
+    int id = info[0].As<Napi::Number>().Int32Value();
+    auto it = links_.find(id);
+    auto fit = fd_links_.find(id);
+    if (it == links_.end() && fit == fd_links_.end()) return Fail(env, "linkId: unknown link", ENOENT);
     struct bpf_link_info li;
     memset(&li, 0, sizeof li);
     uint32_t len = sizeof li;
-    int fd = bpf_link__fd(it->second);
+    int fd = it != links_.end() ? bpf_link__fd(it->second) : fit->second;
     // Uprobes/tracepoints on kernels without BPF perf links are plain perf events: no link id.
     if (fd < 0 || bpf_obj_get_info_by_fd(fd, &li, &len) != 0) return Napi::Number::New(env, 0);
     return Napi::Number::New(env, li.id);
@@ -503,13 +581,18 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     Napi::Env env = info.Env();
     Napi::Array ids = info[0].As<Napi::Array>();
     std::vector<struct bpf_link*> links;
+    std::vector<int> fds;
     for (uint32_t i = 0; i < ids.Length(); i++) {
-      auto it = links_.find(ids.Get(i).As<Napi::Number>().Int32Value());
-      if (it == links_.end()) continue;
-      links.push_back(it->second);
-      links_.erase(it);
+      int id = ids.Get(i).As<Napi::Number>().Int32Value();
+      if (auto it = links_.find(id); it != links_.end()) {
+        links.push_back(it->second);
+        links_.erase(it);
+      } else if (auto fit = fd_links_.find(id); fit != fd_links_.end()) {
+        fds.push_back(fit->second);
+        fd_links_.erase(fit);
+      }
     }
-    auto* w = new LinkCloser(env, std::move(links), nullptr);
+    auto* w = new LinkCloser(env, std::move(links), std::move(fds), nullptr);
     Napi::Promise p = w->Promise();
     w->Queue();
     return p;
@@ -520,9 +603,12 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value CloseAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::vector<struct bpf_link*> links;
+    std::vector<int> fds;
     for (auto& [id, link] : links_) links.push_back(link);
+    for (auto& [id, fd] : fd_links_) fds.push_back(fd);
     links_.clear();
-    auto* w = new LinkCloser(env, std::move(links), obj_);
+    fd_links_.clear();
+    auto* w = new LinkCloser(env, std::move(links), std::move(fds), obj_);
     obj_ = nullptr;
     Napi::Promise p = w->Promise();
     w->Queue();

@@ -99,16 +99,22 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 supported: SUPPORTED_GO_MINORS.map((m) => `go1.${m}`).join(', '),
               });
             }
-            const links: number[] = [];
+            const missing = (symbol: string, e: unknown) => ctx.log.warn('Go runtime probe point not attached; its metric will be missing', { exe: p.exe, symbol, error: e });
+            const at: { fileOffset: number; cookie: number; symbol: string }[] = [];
             for (const name of points) {
               const { cookie, symbol } = POINTS[name];
               try {
                 const f = symbols.resolve(symbol, { at: 'stack_check' });
-                links.push(maps.obj.attachUprobe('on_go', path, f.fileOffset + f.attachDelta, -1, cookie | stackCheckCookie(f.stackCheck)));
+                at.push({ fileOffset: f.fileOffset + f.attachDelta, cookie: cookie | stackCheckCookie(f.stackCheck), symbol });
               } catch (e) {
-                ctx.log.warn('Go runtime probe point not attached; its metric will be missing', { exe: p.exe, symbol, error: e });
+                missing(symbol, e);
               }
             }
+            let failed = 0;
+            const links = maps.obj.attachUprobes('on_go', path, at, (i, e) => {
+              failed++;
+              missing(at[i]!.symbol, e);
+            });
             let globals: RuntimeGlobals | undefined;
             try {
               globals = findRuntimeGlobals(path, symbols);
@@ -118,7 +124,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
             if (!globals && (metrics.has('runqueue') || metrics.has('m_nonidle'))) ctx.log.warn('runtime.sched/allp not found: no run-queue or M gauges for this binary', { exe: p.exe });
             const b: GoBinary = { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), links, pids: new Set() };
             binaries.set(p.binaryId, b);
-            ctx.log.info('Go runtime probes attached', { exe: p.exe, go: b.version, points: links.length, globals: globals?.source ?? 'none' });
+            ctx.log.info('Go runtime probes attached', { exe: p.exe, go: b.version, points: links.length ? at.length - failed : 0, links: links.length, globals: globals?.source ?? 'none' });
             return b;
           };
 

@@ -55,7 +55,7 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
       samples: () =>
         new Observable<Sample[]>((subscriber) => {
           requireFeature('uprobe');
-          const counters = new HitCounters(points);
+          const counters = new HitCounters(points, true, 'uprobe');
           const labels = new ProcessLabeler(which, ctx.pods);
           const binaries = new Map<string, AttachedBinary>();
           const failedBinaries = new Set<string>();
@@ -68,22 +68,20 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
             if (known) return known;
             if (failedBinaries.has(id)) return undefined;
             const links: number[] = [];
+            let failedPoints = 0;
             try {
               const symbols = config.points.some((p) => p.symbol) ? BinarySymbols.open(path) : undefined;
-              config.points.forEach((p, cookie) => {
-                let offset: number;
-                let flags = 0;
-                if (p.symbol) {
-                  const f = symbols!.resolve(p.symbol, { at: p.at_entry ? 'entry' : 'stack_check' });
-                  offset = f.fileOffset + f.attachDelta;
-                  flags = stackCheckCookie(f.stackCheck);
-                } else offset = p.offset!;
-                try {
-                  links.push(counters.obj.attachUprobe('on_hit', path, offset, -1, cookie | flags));
-                } catch (e) {
-                  ctx.log.warn('uprobe point not attached', { point: p.name, exe: proc.exe, error: e });
-                }
+              const at = config.points.map((p, cookie) => {
+                if (!p.symbol) return { fileOffset: p.offset!, cookie };
+                const f = symbols!.resolve(p.symbol, { at: p.at_entry ? 'entry' : 'stack_check' });
+                return { fileOffset: f.fileOffset + f.attachDelta, cookie: cookie | stackCheckCookie(f.stackCheck) };
               });
+              links.push(
+                ...counters.obj.attachUprobes('on_hit', path, at, (i, e) => {
+                  failedPoints++;
+                  ctx.log.warn('uprobe point not attached', { point: config.points[i]!.name, exe: proc.exe, error: e });
+                }),
+              );
             } catch (e) {
               if (!processGone(proc.pid)) ctx.log.warn('cannot probe this binary; its processes are skipped', { exe: proc.exe, pid: proc.pid, error: e });
             }
@@ -98,7 +96,7 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
             }
             const b = { links, pids: new Set<number>() };
             binaries.set(id, b);
-            ctx.log.info('uprobes attached', { exe: proc.exe, pid: proc.pid, points: links.length });
+            ctx.log.info('uprobes attached', { exe: proc.exe, pid: proc.pid, points: config.points.length - failedPoints, links: links.length });
             return b;
           };
 

@@ -12,6 +12,8 @@ export interface NativeBpfObject {
   programs(): { name: string; section: string; fd: number }[];
   maps(): NativeMapInfo[];
   attachUprobe(program: string, binary: string, fileOffset: number, pid: number, cookie: number): number;
+  useUprobeMulti(program: string): void;
+  attachUprobeMulti(program: string, binary: string, fileOffsets: number[], cookies: number[], pid: number): number;
   attachTracepoint(program: string, category: string, name: string, cookie: number): number;
   attachRawTracepoint(program: string, name: string): number;
   attachKprobe(program: string, func: string, retprobe: boolean, cookie: number): number;

@@ -24,13 +24,18 @@ const EVENT_SIZE = 32;
 export class HitCounters {
   readonly obj: BpfObject;
 
-  /** With `filterPids`, only pids added with addPid() are counted; without, every process. */
+  /**
+   * With `filterPids`, only pids added with addPid() are counted; without, every process.
+   * `attach: 'uprobe'` loads on_hit for uprobe_multi links where the kernel has them.
+   */
   constructor(
     private readonly points: HitPoint[],
     filterPids = true,
+    attach: 'uprobe' | 'kprobe' = 'kprobe',
   ) {
     this.obj = new BpfObject(bundledObjectPath('probe_hits'));
     try {
+      if (attach === 'uprobe') this.obj.preferUprobeMulti('on_hit');
       this.obj.setU32('filter_pids', filterPids ? 1 : 0).load();
       points.forEach((p, i) => {
         const cfg = Buffer.alloc(16);

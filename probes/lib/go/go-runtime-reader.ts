@@ -52,7 +52,7 @@ export class GoRuntimeMaps {
   constructor(maxProcesses = DEFAULT_MAX_PROCESSES) {
     this.obj = new BpfObject(bundledObjectPath('go_runtime'));
     try {
-      this.obj.setMaxEntries('procs', maxProcesses).load();
+      this.obj.setMaxEntries('procs', maxProcesses).preferUprobeMulti('on_go').load();
       CLASS_TO_SIZE.forEach((size, i) => this.obj.update('class_size', u32(i), u32(size)));
     } catch (e) {
       this.obj.close();

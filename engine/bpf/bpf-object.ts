@@ -22,8 +22,13 @@ export interface MapEntries {
   values: Buffer;
 }
 
-/** uprobe_multi links came with Linux 6.6 (BPF_TRACE_UPROBE_MULTI); CCE's 4.18–5.10 kernels lack them. */
+/**
+ * uprobe_multi links came with Linux 6.6 (BPF_TRACE_UPROBE_MULTI); CCE's 4.18–5.10 kernels lack
+ * them. PROBEFLOW_UPROBE_MULTI=off takes the single-link path anyway (tests run it here; an
+ * operator can, should a kernel misbehave).
+ */
 export function kernelHasUprobeMulti(release = osRelease()): boolean {
+  if (process.env.PROBEFLOW_UPROBE_MULTI === 'off') return false;
   const [major = 0, minor = 0] = release.split(/[.-]/).map(Number);
   return major > 6 || (major === 6 && minor >= 6);
 }

@@ -104,8 +104,8 @@ export class BpfObject {
 
   /**
    * Before load: attach `program` with uprobe_multi links where the kernel has them (6.6+).
-   * Closing a link costs the kernel a grace period (~0.1 s here) however many offsets it has,
-   * so a Go binary's nine points cost one instead of nine. The program then serves uprobes only.
+   * The kernel takes ~0.1 s to close each single uprobe link, one after another; a uprobe_multi
+   * link of any size closes in ~40 ms (bench/RESULTS.md). The program then serves uprobes only.
    */
   preferUprobeMulti(program: string): this {
     if (kernelHasUprobeMulti()) {

@@ -431,8 +431,10 @@ export class Engine {
       // Links close off the main thread; exiting before they have would make the kernel close
       // the rest one by one in the exit path. A bounded wait, after the sinks had theirs.
       const t0 = Date.now();
+      const inFlight = releasesInFlight();
       const released = await releasesSettled(Math.max(deadline, t0 + KERNEL_RELEASE_MS));
-      this.log.info(released ? 'probes detached' : 'probes still detaching; exiting anyway', { ms: Date.now() - t0, ...(released ? {} : { in_flight: releasesInFlight() }) });
+      if (!released) this.log.warn('probes still detaching; exiting anyway', { ms: Date.now() - t0, in_flight: releasesInFlight() });
+      else if (inFlight) this.log.info('probes detached', { ms: Date.now() - t0 });
       return drained;
     });
   }

@@ -2,7 +2,7 @@ import { Observable } from 'rxjs';
 import { effectiveCapabilities } from '../../engine/util/capabilities.js';
 import { guarded } from './guarded.js';
 import type { Logger } from '../../engine/util/log.js';
-import { listPids, readProcess, type ProcessInfo } from './processes.js';
+import { listPids, readProcess, readStartTime, type ProcessInfo } from './processes.js';
 
 /** How a probe's config names its processes; every given condition must hold. */
 export interface TargetConfig {
@@ -67,12 +67,12 @@ export function watchTargets(target: TargetConfig, intervalMs: number, opts: { p
       for (const pid of onlyPids ?? listPids(proc)) {
         const prev = known.get(pid);
         if (prev) {
-          // Cheap liveness check first; full re-read only for a possibly reused pid.
-          const now = readProcess(pid, proc, onDenied);
-          if (now && now.startTime === prev.startTime) {
+          // One small read says the same process still runs; the five-file read is for a new one.
+          if (readStartTime(pid, proc) === prev.startTime) {
             seen.add(pid);
             continue;
           }
+          const now = readProcess(pid, proc, onDenied);
           if (now && matches(now)) {
             removed.push(prev);
             added.push(now);

@@ -94,17 +94,29 @@ function attachAll(obj: BpfObject, config: BpfObjectProbeConfig, subs: Subscript
     else if (a.kprobe) obj.attachKprobe(a.program, a.kprobe, 0);
     else if (a.uprobe) {
       const { symbol, target } = a.uprobe;
-      const attached = new Map<string, number>();
+      // One link per binary while a process runs it; the last one's exit detaches it.
+      const attached = new Map<string, { link: number; pids: Set<number> }>();
       subs.push(
         watchTargets(target, parseDuration(config.rescan ?? '2s'), { log }).subscribe({
-          next: guarded(subscriber, ({ added }: TargetChange) =>
+          next: guarded(subscriber, ({ added, removed }: TargetChange) => {
+            for (const p of removed) {
+              const b = attached.get(p.binaryId);
+              if (!b || !b.pids.delete(p.pid) || b.pids.size) continue;
+              obj.detach([b.link]);
+              attached.delete(p.binaryId);
+              log.info('bpf_object uprobe detached: no process runs this binary any more', { program: a.program, exe: p.exe });
+            }
             forEachProcess(added, log, (p) => {
-              if (attached.has(p.binaryId)) return;
-              const f = BinarySymbols.open(`/proc/${p.pid}/exe`).resolve(symbol);
-              attached.set(p.binaryId, obj.attachUprobe(a.program, `/proc/${p.pid}/exe`, f.fileOffset + f.attachDelta, -1, 0));
-              log.info('bpf_object uprobe attached', { program: a.program, exe: p.exe, symbol });
-            }),
-          ),
+              let b = attached.get(p.binaryId);
+              if (!b) {
+                const f = BinarySymbols.open(`/proc/${p.pid}/exe`).resolve(symbol);
+                b = { link: obj.attachUprobe(a.program, `/proc/${p.pid}/exe`, f.fileOffset + f.attachDelta, -1, 0), pids: new Set() };
+                attached.set(p.binaryId, b);
+                log.info('bpf_object uprobe attached', { program: a.program, exe: p.exe, symbol });
+              }
+              b.pids.add(p.pid);
+            });
+          }),
           error: (e) => subscriber.error(e),
         }),
       );

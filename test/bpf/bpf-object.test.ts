@@ -65,6 +65,35 @@ describe('bpf_object probe (your own .bpf.o)', () => {
     }
   });
 
+  it('detaches a binary\'s uprobe link when its last process exits; the object\'s other links stay', async () => {
+    const linksOf = (program: string) => {
+      const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as { id: number; name?: string }[];
+      const ids = new Set(progs.filter((p) => p.name === program).map((p) => p.id));
+      return (JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { prog_id: number }[]).filter((l) => ids.has(l.prog_id)).length;
+    };
+    const w = await startWorkload(buildC(), 10);
+    const p = runProbe(bpfObjectProbe, {
+      object: buildByoObject(),
+      rescan: '50ms',
+      attach: [
+        { program: 'count_exec', auto: true },
+        { program: 'on_work', uprobe: { target: { pid: w.pid }, symbol: 'work' } },
+      ],
+      metrics: { counters: [{ name: 'byo_exec_total', labels: [{ name: 'comm', size: 16, decoders: [{ name: 'string' }] }] }] },
+    });
+    try {
+      await waitFor(() => p.logs.some((l) => l.msg === 'bpf_object uprobe attached'), 10_000, 'uprobe attach');
+      expect(linksOf('on_work')).toBe(1);
+      await w.finish();
+      await waitFor(() => p.logs.some((l) => l.msg === 'bpf_object uprobe detached: no process runs this binary any more'), 10_000, 'the detach');
+      await waitFor(() => linksOf('on_work') === 0, 5000, 'the kernel to release the link');
+      expect(linksOf('count_exec')).toBe(1);
+      expect(p.error).toBeUndefined();
+    } finally {
+      p.stop();
+    }
+  });
+
   it('a uprobe whose symbol the target lacks skips that process with the reason; the probe and the agent stay up', async () => {
     // Before: the throw inside the target handler was an uncaught exception that ended the agent.
     const w = await startWorkload(buildC(), 10);

@@ -72,18 +72,20 @@ export class Reloader {
 
   private async reload(trigger: string): Promise<ReloadResult> {
     const m = this.engine.metrics;
-    const { issues, topology, text } = this.loader.check(this.file);
+    let checked: ReturnType<ConfigLoader['check']>;
+    try {
+      checked = this.loader.check(this.file);
+    } catch (e) {
+      // check() reports what it knows as issues; anything else is refused like them, counted, not
+      // lost — with no content hash to remember, so the next event tries again.
+      return this.refuse(trigger, undefined, [(e as Error).message]);
+    }
+    const { issues, topology, text } = checked;
     const hash = configHash(text);
-    const fail = (errors: string[]): ReloadResult => {
-      m.reloads.labels('failure').inc();
-      m.reloadSuccessful.set(0);
-      this.refusedHash = hash;
-      this.log.error('config reload refused; the running pipelines are unchanged', { trigger, config: this.file, hash, errors });
-      return { ok: false, errors };
-    };
+    const fail = (errors: string[]) => this.refuse(trigger, hash, errors);
     const errors = issues.filter((i) => i.severity === 'error');
     if (errors.length || !topology) return fail(errors.map(formatIssue));
-    const down = this.engine.down().map((c) => `${c.kind}:${c.id}`);
+    const down = this.downIds();
     if (hash === this.hash && down.length === 0) {
       m.reloads.labels('success').inc();
       m.reloadSuccessful.set(1);
@@ -103,7 +105,20 @@ export class Reloader {
     }
     this.started(text);
     m.reloads.labels('success').inc();
-    this.log.info('config reloaded', { trigger, hash, added: changes.added, changed: changes.changed, removed: changes.removed, kept: changes.kept.length, still_down: this.engine.down().map((c) => `${c.kind}:${c.id}`) });
+    this.log.info('config reloaded', { trigger, hash, added: changes.added, changed: changes.changed, removed: changes.removed, kept: changes.kept.length, still_down: this.downIds() });
     return { ok: true, unchanged: false, changes, hash };
+  }
+
+  private refuse(trigger: string, hash: string | undefined, errors: string[]): ReloadResult {
+    const m = this.engine.metrics;
+    m.reloads.labels('failure').inc();
+    m.reloadSuccessful.set(0);
+    this.refusedHash = hash;
+    this.log.error('config reload refused; the running pipelines are unchanged', { trigger, config: this.file, ...(hash ? { hash } : {}), errors });
+    return { ok: false, errors };
+  }
+
+  private downIds(): string[] {
+    return this.engine.down().map((c) => `${c.kind}:${c.id}`);
   }
 }

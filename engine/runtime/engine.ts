@@ -47,6 +47,13 @@ export interface ComponentStatus {
   error?: string;
 }
 
+export interface DownComponent {
+  kind: 'probe' | 'sink';
+  id: string;
+  type: string;
+  error: string;
+}
+
 export interface EngineStatus {
   probes: Record<string, ComponentStatus>;
   sinks: Record<string, ComponentStatus>;
@@ -395,8 +402,8 @@ export class Engine {
   }
 
   /** Probes and sinks that are down, with why: what /readyz reports and a reload retries. */
-  down(): { kind: 'probe' | 'sink'; id: string; type: string; error: string }[] {
-    const out: { kind: 'probe' | 'sink'; id: string; type: string; error: string }[] = [];
+  down(): DownComponent[] {
+    const out: DownComponent[] = [];
     for (const [kind, set] of [['probe', this.probes], ['sink', this.sinks]] as const) {
       for (const [id, c] of set) if (!c.up) out.push({ kind, id, type: c.spec.type, error: c.error ?? 'failed' });
     }

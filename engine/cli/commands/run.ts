@@ -104,7 +104,8 @@ export async function runCommand(opts: RunOptions, registry: Registry, log: Logg
   }
   const probes = Object.keys(engine.status().probes).length;
   const down = engine.down();
-  log.info('running', { probes_up: probes - down.filter((c) => c.kind === 'probe').length, probes_failed: down.filter((c) => c.kind === 'probe').length, sinks_failed: down.filter((c) => c.kind === 'sink').length });
+  const probesFailed = down.filter((c) => c.kind === 'probe').length;
+  log.info('running', { probes_up: probes - probesFailed, probes_failed: probesFailed, sinks_failed: down.length - probesFailed });
   // Exiting would put a DaemonSet into a restart loop that looks healthy: stay, report not ready,
   // and let a reload (SIGHUP, a ConfigMap edit, POST /-/reload) mend it.
   if (down.length) log.warn('not ready: some components are down; the rest runs, /readyz says why, a reload retries them', { down: down.map((c) => `${c.kind}:${c.id}: ${c.error}`) });

@@ -69,6 +69,7 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
             if (failedBinaries.has(id)) return undefined;
             const links: number[] = [];
             let failedPoints = 0;
+            let binaryError: unknown;
             try {
               const symbols = config.points.some((p) => p.symbol) ? BinarySymbols.open(path) : undefined;
               const at = config.points.map((p, cookie) => {
@@ -83,13 +84,14 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
                 }),
               );
             } catch (e) {
-              if (!processGone(proc.pid)) ctx.log.warn('cannot probe this binary; its processes are skipped', { exe: proc.exe, pid: proc.pid, error: e });
+              binaryError = e;
             }
             // Gone meanwhile: not the binary's fault, the next process running it is attached afresh.
             if (processGone(proc.pid)) {
               counters.obj.detach(links);
               throw new Error(`process ${proc.pid} exited while being attached`);
             }
+            if (binaryError) ctx.log.warn('cannot probe this binary; its processes are skipped', { exe: proc.exe, pid: proc.pid, error: binaryError });
             if (links.length === 0) {
               failedBinaries.add(id);
               return undefined;

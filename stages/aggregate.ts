@@ -4,7 +4,7 @@ import type { AggregateStageConfig } from '../schemas/types.generated.js';
 import { keyOf, seriesKey, type HistogramSample, type Labels, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
 import { batchOperator } from './lib/batch-operator.js';
-import { mergeHistograms } from './lib/histogram-math.js';
+import { histogramRestarted, mergeHistograms } from './lib/histogram-math.js';
 import { compileMatcher, matcherProblems } from './lib/matcher.js';
 import { maxTimestamp, SeriesClock } from './lib/series-clock.js';
 
@@ -104,7 +104,7 @@ const isCumulative = (s: Sample) => s.kind === 'counter' || s.kind === 'histogra
 
 function restarted(prev: Sample, next: Sample): boolean {
   if (prev.kind === 'counter' && next.kind === 'counter') return next.value < prev.value;
-  if (prev.kind === 'histogram' && next.kind === 'histogram') return next.count < prev.count;
+  if (prev.kind === 'histogram' && next.kind === 'histogram') return histogramRestarted(prev, next);
   return false;
 }
 
@@ -117,16 +117,10 @@ function carry(g: Group, last: Sample): void {
   }
 }
 
-// Loops, not Math.max(...xs): spreading 100k+ members into a call throws RangeError.
-function latest(samples: Sample[]): number {
-  let t = -Infinity;
-  for (const s of samples) if (s.timestamp > t) t = s.timestamp;
-  return t;
-}
-
 function combine(op: Op, samples: Sample[], g: Group): Sample | undefined {
   const { name, labels } = g;
-  const timestamp = latest(samples);
+  // maxTimestamp and reduce, not Math.max(...xs): spreading 100k+ members into a call throws RangeError.
+  const timestamp = maxTimestamp(samples);
   const first = samples[0]!;
   if (first.kind === 'histogram') {
     let acc: HistogramSample | undefined = g.carried !== undefined && typeof g.carried !== 'number' ? mergeHistograms(g.carried, first) : first;

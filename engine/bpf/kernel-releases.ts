@@ -35,7 +35,7 @@ export function releasesInFlight(): number {
   return pending.size;
 }
 
-/** Links closed since start (tests, the engine's own metrics). */
+/** Links closed since start: what a test checks a release really closed. */
 export function linksReleased(): number {
   return closedTotal;
 }

@@ -4,15 +4,19 @@ export function sameBounds(a: readonly number[], b: readonly number[]): boolean 
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+/** A cumulative snapshot whose count or any bucket went down came from a restarted source. */
+export function histogramRestarted(prev: HistogramSample, cur: HistogramSample): boolean {
+  return cur.count < prev.count || cur.counts.some((c, i) => c < (prev.counts[i] ?? 0));
+}
+
 /**
- * Observations between two cumulative snapshots. A snapshot whose count or any bucket went
- * down came from a restarted source: the whole new snapshot is the increase. Different
- * bounds cannot be subtracted: undefined (the caller re-baselines).
+ * Observations between two cumulative snapshots. After a restart (histogramRestarted) the
+ * whole new snapshot is the increase. Different bounds cannot be subtracted: undefined (the
+ * caller re-baselines).
  */
 export function histogramDelta(prev: HistogramSample, cur: HistogramSample): HistogramSample | undefined {
   if (!sameBounds(prev.bounds, cur.bounds)) return undefined;
-  const reset = cur.count < prev.count || cur.counts.some((c, i) => c < (prev.counts[i] ?? 0));
-  if (reset) return cur;
+  if (histogramRestarted(prev, cur)) return cur;
   return {
     ...cur,
     counts: cur.counts.map((c, i) => c - (prev.counts[i] ?? 0)),

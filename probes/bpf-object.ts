@@ -3,7 +3,7 @@ import { Observable, type Subscriber, type Subscription } from 'rxjs';
 import type { ConfigProblem, ProbeFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { BpfObjectProbeConfig } from '../schemas/types.generated.js';
-import { BpfObject, sumPerCpuU64 } from '../engine/bpf/bpf-object.js';
+import { BpfObject, sumPerCpu } from '../engine/bpf/bpf-object.js';
 import type { HistogramSample, Sample, SampleKind } from '../engine/model/sample.js';
 import { seriesKey } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
@@ -12,6 +12,8 @@ import { BinarySymbols } from './lib/binary-symbols.js';
 import { keyBytes, keyDecoder, readUint } from './lib/key-decoders.js';
 import { watchTargets, type TargetChange } from './lib/target.js';
 import { forEachProcess, guarded } from './lib/guarded.js';
+import { BinaryLinks, type AttachedBinary } from './lib/binary-links.js';
+import { runProcessProbe } from './lib/process-probe.js';
 
 type Counter = NonNullable<BpfObjectProbeConfig['metrics']['counters']>[number];
 type Histogram = NonNullable<BpfObjectProbeConfig['metrics']['histograms']>[number];
@@ -41,33 +43,29 @@ export const bpfObjectProbe: ProbeFactory<BpfObjectProbeConfig> = {
     const intervalMs = parseDuration(config.interval ?? '5s');
     return {
       samples: () =>
-        new Observable<Sample[]>((subscriber) => {
-          const obj = new BpfObject(path);
-          const subs: Subscription[] = [];
-          try {
-            obj.load();
-            checkMaps(obj, config);
-            attachAll(obj, config, subs, ctx.log, subscriber);
-          } catch (e) {
-            subs.forEach((s) => s.unsubscribe());
-            obj.close();
-            throw new Error(`bpf_object ${path}: ${(e as Error).message}`);
-          }
-          const read = () => {
-            const now = Date.now();
-            const batch = [
-              ...(config.metrics.counters ?? []).flatMap((c) => readCounter(obj, c, now)),
-              ...(config.metrics.histograms ?? []).flatMap((h) => readHistogram(obj, h, now)),
-            ];
-            if (batch.length) subscriber.next(batch);
-          };
-          const timer = setInterval(guarded(subscriber, read), intervalMs);
-          return () => {
-            clearInterval(timer);
-            subs.forEach((s) => s.unsubscribe());
-            obj.close();
-          };
-        }),
+        new Observable<Sample[]>((subscriber) =>
+          // Its own maps, its own keys: no processes to track beyond its uprobes' (attachAll).
+          runProcessProbe(subscriber, ctx, { intervalMs, rescanMs: intervalMs, labels: [] }, () => {
+            const obj = new BpfObject(path);
+            const subs: Subscription[] = [];
+            try {
+              obj.load();
+              checkMaps(obj, config);
+              attachAll(obj, config, subs, ctx.log, subscriber);
+            } catch (e) {
+              subs.forEach((s) => s.unsubscribe());
+              obj.close();
+              throw new Error(`bpf_object ${path}: ${(e as Error).message}`);
+            }
+            return {
+              read: (now) => [...(config.metrics.counters ?? []).flatMap((c) => readCounter(obj, c, now)), ...(config.metrics.histograms ?? []).flatMap((h) => readHistogram(obj, h, now))],
+              close() {
+                subs.forEach((s) => s.unsubscribe());
+                obj.close();
+              },
+            };
+          }),
+        ),
     };
   },
 };
@@ -95,26 +93,18 @@ function attachAll(obj: BpfObject, config: BpfObjectProbeConfig, subs: Subscript
     else if (a.uprobe) {
       const { symbol, target } = a.uprobe;
       // One link per binary while a process runs it; the last one's exit detaches it.
-      const attached = new Map<string, { link: number; pids: Set<number> }>();
+      const binaries = new BinaryLinks<AttachedBinary>((b) => obj.detach(b.links), log, 'bpf_object uprobe', { program: a.program });
       subs.push(
         watchTargets(target, parseDuration(config.rescan ?? '2s'), { log }).subscribe({
           next: guarded(subscriber, ({ added, removed }: TargetChange) => {
-            for (const p of removed) {
-              const b = attached.get(p.binaryId);
-              if (!b || !b.pids.delete(p.pid) || b.pids.size) continue;
-              obj.detach([b.link]);
-              attached.delete(p.binaryId);
-              log.info('bpf_object uprobe detached: no process runs this binary any more', { program: a.program, exe: p.exe });
-            }
+            for (const p of removed) binaries.release(p);
             forEachProcess(added, log, (p) => {
-              let b = attached.get(p.binaryId);
-              if (!b) {
+              binaries.acquire(p, p.binaryId, () => {
                 const f = BinarySymbols.open(`/proc/${p.pid}/exe`).resolve(symbol);
-                b = { link: obj.attachUprobe(a.program, `/proc/${p.pid}/exe`, f.fileOffset + f.attachDelta, -1, 0), pids: new Set() };
-                attached.set(p.binaryId, b);
+                const link = obj.attachUprobe(a.program, `/proc/${p.pid}/exe`, f.fileOffset + f.attachDelta, -1, 0);
                 log.info('bpf_object uprobe attached', { program: a.program, exe: p.exe, symbol });
-              }
-              b.pids.add(p.pid);
+                return { links: [link] };
+              });
             });
           }),
           error: (e) => subscriber.error(e),
@@ -126,7 +116,7 @@ function attachAll(obj: BpfObject, config: BpfObjectProbeConfig, subs: Subscript
 
 /** Sums per-CPU values; otherwise the first 8 bytes of the value are the counter. */
 function entryValue(m: ReturnType<BpfObject['readMap']>, i: number, perCpu: boolean): number {
-  return perCpu ? Number(sumPerCpuU64(m.values, i, m.valueStride, m.cpus, 0)) : Number(readUint(m.values.subarray(i * m.valueStride, i * m.valueStride + Math.min(8, m.valueStride))));
+  return perCpu ? sumPerCpu(m.values, i, m.valueStride, m.cpus, 0) : Number(readUint(m.values.subarray(i * m.valueStride, i * m.valueStride + Math.min(8, m.valueStride))));
 }
 
 function readCounter(obj: BpfObject, c: Counter, timestamp: number): Sample[] {

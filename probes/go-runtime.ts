@@ -12,11 +12,10 @@ import { readRuntimeGauges } from './lib/go/runtime-gauges.js';
 import { findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
 import { ElfFile } from './lib/elf-file.js';
 import { stackCheckCookie } from './lib/go-prologue.js';
-import { ProcessLabeler } from './lib/process-labels.js';
-import { processGone, type ProcessInfo } from './lib/processes.js';
+import { processGone, ProcessExitedError, type ProcessInfo } from './lib/processes.js';
+import { BinaryLinks } from './lib/binary-links.js';
+import { runProcessProbe } from './lib/process-probe.js';
 import { scanOptions } from './lib/scan-options.js';
-import { watchTargets, type TargetChange } from './lib/target.js';
-import { forEachProcess, guarded } from './lib/guarded.js';
 
 const DEFAULT_METRICS = ['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc'];
 
@@ -27,14 +26,20 @@ interface GoBinary {
   offsets?: GoOffsets;
   globals?: RuntimeGlobals;
   links: number[];
-  pids: Set<number>;
 }
 
 interface Tracked extends GoProcess {
-  binaryId: string;
+  version: string;
+  /** go_info's labels, built once per labels object (they change at most once, when the pod is known). */
+  info?: { of: Labels; labels: Labels };
   mem?: ProcessMemory;
   globals?: RuntimeGlobals;
   offsets?: GoOffsets;
+}
+
+function infoLabels(t: Tracked): Labels {
+  if (t.info?.of !== t.labels) t.info = { of: t.labels, labels: { ...t.labels, version: t.version } };
+  return t.info.labels;
 }
 
 export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
@@ -65,155 +70,126 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
 
     return {
       samples: () =>
-        new Observable<Sample[]>((subscriber) => {
-          requireFeature('uprobe');
-          const maps = new GoRuntimeMaps(config.max_processes);
-          const labeler = new ProcessLabeler(which, ctx.pods);
-          const binaries = new Map<string, GoBinary>();
-          const notGo = new Set<string>();
-          const tracked = new Map<number, Tracked>();
+        new Observable<Sample[]>((subscriber) =>
+          runProcessProbe(subscriber, ctx, { intervalMs, rescanMs, labels: which, target: config.target ?? {} }, ({ labelsOf }) => {
+            requireFeature('uprobe');
+            const maps = new GoRuntimeMaps(config.max_processes);
+            const binaries = new BinaryLinks<GoBinary>((b) => maps.obj.detach(b.links), ctx.log, 'Go runtime probes');
+            const tracked = new Map<number, Tracked>();
 
-          const binaryOf = (p: ProcessInfo): GoBinary | undefined => {
-            const known = binaries.get(p.binaryId);
-            if (known || notGo.has(p.binaryId)) return known;
-            const path = `/proc/${p.pid}/exe`;
-            let symbols: BinarySymbols;
-            try {
-              symbols = BinarySymbols.open(path);
-            } catch (e) {
-              if (processGone(p.pid)) throw new Error(`process ${p.pid} exited while being attached`);
-              notGo.add(p.binaryId);
-              ctx.log.debug('not probing: unreadable binary', { exe: p.exe, error: e });
-              return undefined;
-            }
-            const ver = symbols.goVersion;
-            if (!symbols.go || !ver) {
-              notGo.add(p.binaryId);
-              if (config.target) ctx.log.warn('target is not a Go binary (no .go.buildinfo); skipped', { exe: p.exe, pid: p.pid });
-              return undefined;
-            }
-            const offsets = goOffsets(ver[0], ver[1]);
-            if (!offsets) {
-              ctx.log.warn(`${symbols.go.version} has no offset table here: blocked time, run queues, Ms, goroutines and cheap alloc are off for it; GC cycles, pauses and exact alloc still work`, {
-                exe: p.exe,
-                supported: SUPPORTED_GO_MINORS.map((m) => `go1.${m}`).join(', '),
-              });
-            }
-            const missing = (symbol: string, e: unknown) => ctx.log.warn('Go runtime probe point not attached; its metric will be missing', { exe: p.exe, symbol, error: e });
-            const at: { fileOffset: number; cookie: number; symbol: string }[] = [];
-            for (const name of points) {
-              const { cookie, symbol } = POINTS[name];
+            const attach = (p: ProcessInfo): GoBinary | undefined => {
+              const path = `/proc/${p.pid}/exe`;
+              let symbols: BinarySymbols;
               try {
-                const f = symbols.resolve(symbol, { at: 'stack_check' });
-                at.push({ fileOffset: f.fileOffset + f.attachDelta, cookie: cookie | stackCheckCookie(f.stackCheck), symbol });
+                symbols = BinarySymbols.open(path);
               } catch (e) {
-                missing(symbol, e);
+                if (processGone(p.pid)) throw new ProcessExitedError(p.pid);
+                ctx.log.debug('not probing: unreadable binary', { exe: p.exe, error: e });
+                return undefined;
               }
-            }
-            let failed = 0;
-            const links = maps.obj.attachUprobes('on_go', path, at, (i, e) => {
-              failed++;
-              missing(at[i]!.symbol, e);
-            });
-            let globals: RuntimeGlobals | undefined;
-            try {
-              globals = findRuntimeGlobals(path, symbols);
-            } catch {
-              globals = undefined;
-            }
-            if (!globals && (metrics.has('runqueue') || metrics.has('m_nonidle'))) ctx.log.warn('runtime.sched/allp not found: no run-queue or M gauges for this binary', { exe: p.exe });
-            const b: GoBinary = { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), links, pids: new Set() };
-            binaries.set(p.binaryId, b);
-            ctx.log.info('Go runtime probes attached', { exe: p.exe, go: b.version, points: links.length ? at.length - failed : 0, links: links.length, globals: globals?.source ?? 'none' });
-            return b;
-          };
-
-          const untrack = (pid: number) => {
-            const t = tracked.get(pid);
-            if (!t) return;
-            tracked.delete(pid);
-            labeler.delete(pid);
-            t.mem?.close();
-            maps.removeProcess(pid);
-            const b = binaries.get(t.binaryId);
-            if (b && b.pids.delete(pid) && b.pids.size === 0) releaseBinary(t.binaryId, b);
-          };
-
-          const releaseBinary = (id: string, b: GoBinary) => {
-            maps.obj.detach(b.links);
-            binaries.delete(id);
-          };
-
-          const track = (p: ProcessInfo) => {
-            const b = binaryOf(p);
-            if (!b) return;
-            let mem: ProcessMemory | undefined;
-            let globals = b.globals;
-            if (globals && b.offsets) {
+              const ver = symbols.goVersion;
+              if (!symbols.go || !ver) {
+                if (config.target) ctx.log.warn('target is not a Go binary (no .go.buildinfo); skipped', { exe: p.exe, pid: p.pid });
+                return undefined;
+              }
+              const offsets = goOffsets(ver[0], ver[1]);
+              if (!offsets) {
+                ctx.log.warn(`${symbols.go.version} has no offset table here: blocked time, run queues, Ms, goroutines and cheap alloc are off for it; GC cycles, pauses and exact alloc still work`, {
+                  exe: p.exe,
+                  supported: SUPPORTED_GO_MINORS.map((m) => `go1.${m}`).join(', '),
+                });
+              }
+              const missing = (symbol: string, e: unknown) => ctx.log.warn('Go runtime probe point not attached; its metric will be missing', { exe: p.exe, symbol, error: e });
+              const at: { fileOffset: number; cookie: number; symbol: string }[] = [];
+              for (const name of points) {
+                const { cookie, symbol } = POINTS[name];
+                try {
+                  const f = symbols.resolve(symbol, { at: 'stack_check' });
+                  at.push({ fileOffset: f.fileOffset + f.attachDelta, cookie: cookie | stackCheckCookie(f.stackCheck), symbol });
+                } catch (e) {
+                  missing(symbol, e);
+                }
+              }
+              let failed = 0;
+              const links = maps.obj.attachUprobes('on_go', path, at, (i, e) => {
+                failed++;
+                missing(at[i]!.symbol, e);
+              });
+              let globals: RuntimeGlobals | undefined;
               try {
-                const elf = ElfFile.open(`/proc/${p.pid}/exe`);
-                const base = elf.baseVaddr;
-                elf.close();
-                mem = new ProcessMemory(p.pid, ProcessMemory.loadBias(p.pid, base));
-                readRuntimeGauges(mem, globals, b.offsets); // validates addresses and offsets once
-              } catch (e) {
-                ctx.log.warn('cannot read the Go scheduler state of this process; no run-queue/M gauges', { pid: p.pid, error: e });
-                mem?.close();
-                mem = undefined;
+                globals = findRuntimeGlobals(path, symbols);
+              } catch {
                 globals = undefined;
               }
-            }
-            try {
-              // First, as it is what fails (a full map, a process gone): nothing is half-tracked then.
-              maps.addProcess(p.pid, b.offsets);
-              labeler.set(p);
-            } catch (e) {
-              mem?.close();
-              maps.removeProcess(p.pid);
-              if (b.pids.size === 0) releaseBinary(p.binaryId, b);
-              throw e;
-            }
-            b.pids.add(p.pid);
-            tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, binaryId: p.binaryId, ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
-            ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe, go: b.version });
-          };
+              if (!globals && (metrics.has('runqueue') || metrics.has('m_nonidle'))) ctx.log.warn('runtime.sched/allp not found: no run-queue or M gauges for this binary', { exe: p.exe });
+              const b: GoBinary = { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), links };
+              ctx.log.info('Go runtime probes attached', { exe: p.exe, go: b.version, points: links.length ? at.length - failed : 0, links: links.length, globals: globals?.source ?? 'none' });
+              return b;
+            };
 
-          const emit = () => {
-            const now = Date.now();
-            for (const t of tracked.values()) t.labels = labeler.get(t.pid) ?? {};
-            const batch = maps.read(tracked, { allocMode, metrics }, now);
-            for (const t of tracked.values()) {
-              const b = binaries.get(t.binaryId);
-              batch.push({ kind: 'gauge', name: 'go_info', labels: { ...t.labels, version: b?.version ?? '' }, timestamp: now, value: 1, help: 'Go version of a probed process' });
-              if (!t.mem || !t.globals || !t.offsets) continue;
-              try {
-                const g = readRuntimeGauges(t.mem, t.globals, t.offsets);
-                if (metrics.has('runqueue')) g.runq.forEach((n, i) => batch.push({ kind: 'gauge', name: 'go_sched_p_local_queue_length', labels: { ...t.labels, p: String(i) }, timestamp: now, value: n, help: 'Goroutines in each P’s local run queue (runnext included)' }));
-                if (metrics.has('m_nonidle')) batch.push({ kind: 'gauge', name: 'go_sched_m_nonidle_count', labels: t.labels, timestamp: now, value: g.nonIdleMs, help: 'OS threads (Ms) not idle: mcount − nmidle − nmidlelocked − nmsys' });
-                if (metrics.has('goroutines') && g.goroutines !== undefined) batch.push({ kind: 'gauge', name: 'go_goroutines', labels: t.labels, timestamp: now, value: g.goroutines, help: 'Live goroutines, as runtime.gcount() counts them' });
-              } catch {
-                // The process is exiting; the next rescan removes it.
-              }
-            }
-            if (batch.length) subscriber.next(batch);
-          };
-
-          const targets = watchTargets(config.target ?? {}, rescanMs, { log: ctx.log }).subscribe({
-            next: guarded(subscriber, ({ added, removed }: TargetChange) => {
-              if (removed.length) emit();
-              for (const p of removed) untrack(p.pid);
-              forEachProcess(added, ctx.log, track, (e) => `raise max_processes (now ${e.maxEntries}) on this probe`);
-            }),
-            error: (e) => subscriber.error(e),
-          });
-          const timer = setInterval(guarded(subscriber, emit), intervalMs);
-          return () => {
-            clearInterval(timer);
-            targets.unsubscribe();
-            for (const t of tracked.values()) t.mem?.close();
-            maps.close();
-          };
-        }),
+            return {
+              hint: (e) => `raise max_processes (now ${e.maxEntries}) on this probe`,
+              add(p) {
+                const b = binaries.acquire(p, p.binaryId, () => attach(p));
+                if (!b) return;
+                let mem: ProcessMemory | undefined;
+                let globals = b.globals;
+                if (globals && b.offsets) {
+                  try {
+                    const elf = ElfFile.open(`/proc/${p.pid}/exe`);
+                    const base = elf.baseVaddr;
+                    elf.close();
+                    mem = new ProcessMemory(p.pid, ProcessMemory.loadBias(p.pid, base));
+                    readRuntimeGauges(mem, globals, b.offsets); // validates addresses and offsets once
+                  } catch (e) {
+                    ctx.log.warn('cannot read the Go scheduler state of this process; no run-queue/M gauges', { pid: p.pid, error: e });
+                    mem?.close();
+                    mem = undefined;
+                    globals = undefined;
+                  }
+                }
+                try {
+                  // What fails (a full map, a process gone) fails first: nothing is half-tracked then.
+                  maps.addProcess(p.pid, b.offsets);
+                } catch (e) {
+                  mem?.close();
+                  maps.removeProcess(p.pid);
+                  binaries.release(p);
+                  throw e;
+                }
+                tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
+              },
+              remove(p) {
+                const t = tracked.get(p.pid);
+                tracked.delete(p.pid);
+                t?.mem?.close();
+                maps.removeProcess(p.pid);
+                binaries.release(p);
+              },
+              read(now) {
+                for (const t of tracked.values()) t.labels = labelsOf(t.pid) ?? {};
+                const batch = maps.read(tracked, { allocMode, metrics }, now);
+                for (const t of tracked.values()) {
+                  batch.push({ kind: 'gauge', name: 'go_info', labels: infoLabels(t), timestamp: now, value: 1, help: 'Go version of a probed process' });
+                  if (!t.mem || !t.globals || !t.offsets) continue;
+                  try {
+                    const g = readRuntimeGauges(t.mem, t.globals, t.offsets);
+                    if (metrics.has('runqueue')) g.runq.forEach((n, i) => batch.push({ kind: 'gauge', name: 'go_sched_p_local_queue_length', labels: { ...t.labels, p: String(i) }, timestamp: now, value: n, help: 'Goroutines in each P’s local run queue (runnext included)' }));
+                    if (metrics.has('m_nonidle')) batch.push({ kind: 'gauge', name: 'go_sched_m_nonidle_count', labels: t.labels, timestamp: now, value: g.nonIdleMs, help: 'OS threads (Ms) not idle: mcount − nmidle − nmidlelocked − nmsys' });
+                    if (metrics.has('goroutines') && g.goroutines !== undefined) batch.push({ kind: 'gauge', name: 'go_goroutines', labels: t.labels, timestamp: now, value: g.goroutines, help: 'Live goroutines, as runtime.gcount() counts them' });
+                  } catch {
+                    // The process is exiting; its exit event removes it.
+                  }
+                }
+                return batch;
+              },
+              close() {
+                for (const t of tracked.values()) t.mem?.close();
+                maps.close();
+              },
+            };
+          }),
+        ),
     };
   },
 };

@@ -6,20 +6,13 @@ import type { Sample, SampleKind } from '../engine/model/sample.js';
 import { requireFeature } from '../engine/bpf/kernel-features.js';
 import { BinarySymbols } from './lib/binary-symbols.js';
 import { HitCounters, type HitPoint } from './lib/hit-counters.js';
-import { ProcessLabeler } from './lib/process-labels.js';
 import { scanOptions } from './lib/scan-options.js';
-import { processGone, type ProcessInfo } from './lib/processes.js';
+import { ProcessExitedError, type ProcessInfo } from './lib/processes.js';
+import { BinaryLinks, type AttachedBinary } from './lib/binary-links.js';
+import { runProcessProbe } from './lib/process-probe.js';
 import { argRegister } from './lib/registers.js';
 import { stackCheckCookie } from './lib/go-prologue.js';
-import { watchTargets, type TargetChange } from './lib/target.js';
-import { forEachProcess, guarded } from './lib/guarded.js';
 import { regexProblem } from '../stages/lib/matcher.js';
-
-/** Links of one binary (inode): attached once, shared by every process running it. */
-interface AttachedBinary {
-  links: number[];
-  pids: Set<number>;
-}
 
 export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
   kind: 'probe',
@@ -49,102 +42,64 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
       ...(p.arg ? { argRegister: argRegister(p.arg) } : {}),
       ...(p.events ? { events: true } : {}),
     }));
-    const { intervalMs, rescanMs, labels: which } = scanOptions(config);
+    const withEvents = points.some((p) => p.events);
 
     return {
       samples: () =>
-        new Observable<Sample[]>((subscriber) => {
-          requireFeature('uprobe');
-          const counters = new HitCounters(points, true, 'uprobe');
-          const labels = new ProcessLabeler(which, ctx.pods);
-          const binaries = new Map<string, AttachedBinary>();
-          const failedBinaries = new Set<string>();
-          const labelsOf = (pid: number) => labels.get(pid);
+        new Observable<Sample[]>((subscriber) =>
+          runProcessProbe(subscriber, ctx, scanOptions(config), ({ labelsOf }) => {
+            requireFeature('uprobe');
+            const counters = new HitCounters(points, true, 'uprobe');
+            const binaries = new BinaryLinks<AttachedBinary>((b) => counters.obj.detach(b.links), ctx.log, 'uprobes');
 
-          const attach = (proc: ProcessInfo): AttachedBinary | undefined => {
-            const path = config.binary ? `/proc/${proc.pid}/root${config.binary}` : `/proc/${proc.pid}/exe`;
-            const id = config.binary ? `${proc.binaryId}:${config.binary}` : proc.binaryId;
-            const known = binaries.get(id);
-            if (known) return known;
-            if (failedBinaries.has(id)) return undefined;
-            const links: number[] = [];
-            let failedPoints = 0;
-            let binaryError: unknown;
-            try {
+            const attach = (proc: ProcessInfo, path: string): AttachedBinary | undefined => {
+              let failedPoints = 0;
               const symbols = config.points.some((p) => p.symbol) ? BinarySymbols.open(path) : undefined;
               const at = config.points.map((p, cookie) => {
                 if (!p.symbol) return { fileOffset: p.offset!, cookie };
                 const f = symbols!.resolve(p.symbol, { at: p.at_entry ? 'entry' : 'stack_check' });
                 return { fileOffset: f.fileOffset + f.attachDelta, cookie: cookie | stackCheckCookie(f.stackCheck) };
               });
-              links.push(
-                ...counters.obj.attachUprobes('on_hit', path, at, (i, e) => {
-                  failedPoints++;
-                  ctx.log.warn('uprobe point not attached', { point: config.points[i]!.name, exe: proc.exe, error: e });
-                }),
-              );
-            } catch (e) {
-              binaryError = e;
-            }
-            // Gone meanwhile: not the binary's fault, the next process running it is attached afresh.
-            if (processGone(proc.pid)) {
-              counters.obj.detach(links);
-              throw new Error(`process ${proc.pid} exited while being attached`);
-            }
-            if (binaryError) ctx.log.warn('cannot probe this binary; its processes are skipped', { exe: proc.exe, pid: proc.pid, error: binaryError });
-            if (links.length === 0) {
-              failedBinaries.add(id);
-              return undefined;
-            }
-            const b = { links, pids: new Set<number>() };
-            binaries.set(id, b);
-            ctx.log.info('uprobes attached', { exe: proc.exe, pid: proc.pid, points: config.points.length - failedPoints, links: links.length });
-            return b;
-          };
-
-          const emit = () => {
-            if (events) ctx.metrics.probeEventsDropped.labels(ctx.id).set(counters.eventsDropped());
-            const batch = counters.read(labelsOf, Date.now());
-            if (batch.length) subscriber.next(batch);
-          };
-
-          const events = points.some((p) => p.events) ? counters.openEvents(labelsOf, (b) => subscriber.next(b)) : undefined;
-          const targets = watchTargets(config.target, rescanMs, { log: ctx.log }).subscribe({
-            next: guarded(subscriber, ({ added, removed }: TargetChange) => {
-              if (removed.length) {
-                // Last counts of exiting processes go out before their counters are dropped.
-                events?.drain();
-                emit();
-                for (const p of removed) {
-                  counters.removePid(p.pid);
-                  labels.delete(p.pid);
-                  for (const [id, b] of binaries) {
-                    if (!b.pids.delete(p.pid) || b.pids.size) continue;
-                    counters.obj.detach(b.links);
-                    binaries.delete(id);
-                    ctx.log.info('uprobes detached: no process runs this binary any more', { exe: p.exe });
-                  }
-                }
-              }
-              forEachProcess(added, ctx.log, (p) => {
-                const b = attach(p);
-                if (!b) return;
-                counters.addPid(p.pid);
-                labels.set(p);
-                b.pids.add(p.pid);
-                ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
+              const links = counters.obj.attachUprobes('on_hit', path, at, (i, e) => {
+                failedPoints++;
+                ctx.log.warn('uprobe point not attached', { point: config.points[i]!.name, exe: proc.exe, error: e });
               });
-            }),
-            error: (e) => subscriber.error(e),
-          });
-          const timer = setInterval(guarded(subscriber, emit), intervalMs);
-          return () => {
-            clearInterval(timer);
-            targets.unsubscribe();
-            events?.close();
-            counters.close();
-          };
-        }),
+              if (links.length === 0) return undefined;
+              ctx.log.info('uprobes attached', { exe: proc.exe, pid: proc.pid, points: config.points.length - failedPoints, links: links.length });
+              return { links };
+            };
+
+            const events = withEvents ? counters.openEvents(labelsOf, (b) => subscriber.next(b)) : undefined;
+            return {
+              add(p) {
+                const path = config.binary ? `/proc/${p.pid}/root${config.binary}` : `/proc/${p.pid}/exe`;
+                const id = config.binary ? `${p.binaryId}:${config.binary}` : p.binaryId;
+                let b: AttachedBinary | undefined;
+                try {
+                  b = binaries.acquire(p, id, () => attach(p, path));
+                } catch (e) {
+                  if (e instanceof ProcessExitedError) throw e;
+                  ctx.log.warn('cannot probe this binary; its processes are skipped', { exe: p.exe, pid: p.pid, error: e });
+                  return;
+                }
+                if (b) counters.addPid(p.pid);
+              },
+              remove(p) {
+                counters.removePid(p.pid);
+                binaries.release(p);
+              },
+              flushInFlight: () => events?.drain(),
+              read(now) {
+                if (events) ctx.metrics.probeEventsDropped.labels(ctx.id).set(counters.eventsDropped());
+                return counters.read(labelsOf, now);
+              },
+              close() {
+                events?.close();
+                counters.close();
+              },
+            };
+          }),
+        ),
     };
   },
 };

@@ -1,7 +1,7 @@
 import type { StageFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { AggregateStageConfig } from '../schemas/types.generated.js';
-import { keyOf, seriesKey, type HistogramSample, type Labels, type Sample, type SampleKind } from '../engine/model/sample.js';
+import { ENDED, keyOf, seriesKey, type HistogramSample, type Labels, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
 import { batchOperator } from './lib/batch-operator.js';
 import { histogramRestarted, mergeHistograms } from './lib/histogram-math.js';
@@ -49,6 +49,7 @@ export const aggregateStage: StageFactory<AggregateStageConfig> = {
       return (batch) => {
         const out: Sample[] = [];
         const touched = new Set<string>();
+        const ended: { memberKey: string; group: string; sample: Sample }[] = [];
         for (const s of batch) {
           if (s.kind === 'event' || !matches(s)) {
             out.push(s);
@@ -68,15 +69,23 @@ export const aggregateStage: StageFactory<AggregateStageConfig> = {
           members.set(memberKey, s.timestamp, { group, sample: s });
           g.members.add(memberKey);
           touched.add(group);
+          if (s.ended) ended.push({ memberKey, group, sample: s });
         }
         members.sweep(maxTimestamp(batch), (k, v) => leave(k, v.group, v.sample));
+        const combined = new Map<string, Sample>();
         for (const group of touched) {
           const g = groups.get(group);
           if (!g || g.members.size === 0) continue;
           const samples = [...g.members].map((k) => members.get(k)!.value.sample);
-          const combined = combine(op, samples, g);
-          if (combined) out.push(combined);
+          const c = combine(op, samples, g);
+          if (c) combined.set(group, c);
         }
+        // Ended members leave after their last value counted; a group left with nothing ends too.
+        for (const e of ended) {
+          members.delete(e.memberKey);
+          leave(e.memberKey, e.group, e.sample);
+        }
+        for (const [group, c] of combined) out.push(groups.has(group) ? c : { ...c, ...ENDED });
         return out;
       };
     });
@@ -126,7 +135,7 @@ function combine(op: Op, samples: Sample[], g: Group): Sample | undefined {
     let acc: HistogramSample | undefined = g.carried !== undefined && typeof g.carried !== 'number' ? mergeHistograms(g.carried, first) : first;
     for (const s of samples.slice(1)) acc = acc && mergeHistograms(acc, s as HistogramSample);
     // Histograms with different bounds cannot be summed; emitting a wrong one would be worse than none.
-    return acc && { ...acc, name, labels, timestamp };
+    return acc && { kind: 'histogram', name, labels, timestamp, bounds: acc.bounds, counts: acc.counts, sum: acc.sum, count: acc.count, ...(acc.help ? { help: acc.help } : {}) };
   }
   const values = samples.map((s) => (s as { value: number }).value).filter(Number.isFinite);
   let value: number;

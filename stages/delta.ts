@@ -2,7 +2,7 @@ import type { StageFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { DeltaStageConfig } from '../schemas/types.generated.js';
 import { kinds } from '../engine/model/kinds.js';
-import { keyOf, type HistogramSample, type Sample, type SampleKind } from '../engine/model/sample.js';
+import { ENDED, keyOf, type HistogramSample, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
 import { batchOperator } from './lib/batch-operator.js';
 import { histogramDelta } from './lib/histogram-math.js';
@@ -47,24 +47,25 @@ export const deltaStage: StageFactory<DeltaStageConfig> = {
             dropped('out_of_order');
             continue;
           }
+          if (s.kind !== 'histogram' && !Number.isFinite(s.value)) {
+            dropped('nan');
+            continue;
+          }
           const prev = clock.get(key);
+          // The source's last sample: its delta goes out marked as the end, and its state with it.
+          if (s.ended) clock.delete(key);
+          else clock.set(key, s.timestamp, s.kind === 'histogram' ? { hist: s } : { value: s.value });
           if (s.kind === 'histogram') {
-            clock.set(key, s.timestamp, { hist: s });
             if (!prev || !('hist' in prev.value)) continue;
             const d = histogramDelta(prev.value.hist, s);
             if (d) out.push({ ...d, name: s.name + deltaSuffix });
             continue;
           }
-          if (!Number.isFinite(s.value)) {
-            dropped('nan');
-            continue;
-          }
-          clock.set(key, s.timestamp, { value: s.value });
           if (!prev || !('value' in prev.value)) continue;
           let delta = s.value - prev.value.value;
           // A counter never decreases: a smaller value means the source restarted from zero.
           if (s.kind === 'counter' && delta < 0) delta = s.value;
-          const base = { labels: s.labels, timestamp: s.timestamp, kind: 'gauge' as const };
+          const base = { labels: s.labels, timestamp: s.timestamp, kind: 'gauge' as const, ...(s.ended && ENDED) };
           if (emit !== 'rate') out.push({ ...base, name: s.name + deltaSuffix, value: delta });
           if (emit !== 'delta') out.push({ ...base, name: rateName(s.name, rateSuffix), value: (delta * 1000) / (s.timestamp - prev.ts) });
         }

@@ -1,7 +1,7 @@
 import type { StageFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { HistogramStageConfig } from '../schemas/types.generated.js';
-import { keyOf, seriesKey, type HistogramSample, type Sample, type SampleKind } from '../engine/model/sample.js';
+import { ENDED, keyOf, seriesKey, type HistogramSample, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { batchOperator } from './lib/batch-operator.js';
 import { bucketBounds, boundsProblem } from './lib/buckets.js';
 import { bucketIndex, rebucket } from './lib/histogram-math.js';
@@ -38,6 +38,7 @@ export const histogramStage: StageFactory<HistogramStageConfig> = {
       return (batch) => {
         const out: Sample[] = [];
         const touched = new Map<string, Counting>();
+        const ending = new Set<string>();
         for (const s of batch) {
           if (!matches(s)) {
             out.push(s);
@@ -52,6 +53,7 @@ export const histogramStage: StageFactory<HistogramStageConfig> = {
           }
           if (!Number.isFinite(s.value)) continue;
           const key = name === s.name ? keyOf(s) : seriesKey(name, s.labels);
+          if (s.ended) ending.add(key);
           // Copy a series' state once per batch, then count in place: emitted samples stay immutable.
           let h: Counting | undefined = touched.get(key);
           if (!h) {
@@ -68,6 +70,12 @@ export const histogramStage: StageFactory<HistogramStageConfig> = {
           h.timestamp = Math.max(h.timestamp, s.timestamp);
         }
         for (const [key, h] of touched) {
+          // Values of an ended series: its histogram ends with them (out last, then forgotten).
+          if (ending.has(key)) {
+            hists.delete(key);
+            out.push({ ...h, ...ENDED });
+            continue;
+          }
           hists.set(key, h.timestamp, h);
           out.push(h);
         }

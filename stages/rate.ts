@@ -1,7 +1,7 @@
 import type { StageFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { RateStageConfig } from '../schemas/types.generated.js';
-import { keyOf, type Sample, type SampleKind } from '../engine/model/sample.js';
+import { ENDED, keyOf, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
 import { batchOperator } from './lib/batch-operator.js';
 import { maxTimestamp, rateName, SeriesClock } from './lib/series-clock.js';
@@ -51,11 +51,12 @@ export const rateStage: StageFactory<RateStageConfig> = {
           w.points.push({ ts: s.timestamp, value: s.value, increase: (last?.increase ?? 0) + step });
           // Keep one point at or before the window start so the rate spans the whole window.
           while (w.points.length > 2 && w.points[1]!.ts <= s.timestamp - windowMs) w.points.shift();
-          clock.set(key, s.timestamp, w);
+          if (s.ended) clock.delete(key);
+          else clock.set(key, s.timestamp, w);
           const first = w.points[0]!;
           if (w.points.length < 2) continue;
           const seconds = (s.timestamp - first.ts) / 1000;
-          out.push({ kind: 'gauge', name: rateName(s.name, suffix), labels: s.labels, timestamp: s.timestamp, value: (w.points[w.points.length - 1]!.increase - first.increase) / seconds });
+          out.push({ kind: 'gauge', name: rateName(s.name, suffix), labels: s.labels, timestamp: s.timestamp, value: (w.points[w.points.length - 1]!.increase - first.increase) / seconds, ...(s.ended && ENDED) });
         }
         clock.sweep(maxTimestamp(batch));
         return out;

@@ -1,7 +1,7 @@
 import type { StageFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { ThresholdStageConfig } from '../schemas/types.generated.js';
-import { isNumeric, keyOf, type Sample, type SampleKind } from '../engine/model/sample.js';
+import { ENDED, isNumeric, keyOf, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
 import { batchOperator } from './lib/batch-operator.js';
 import { compileMatcher, matcherProblems } from './lib/matcher.js';
@@ -67,8 +67,13 @@ export const thresholdStage: StageFactory<ThresholdStageConfig> = {
               transition('firing');
             } else state = { phase: 'pending', since };
           } else state = { phase: 'ok' };
-          states.set(key, s.timestamp, state);
-          out.push({ kind: 'gauge', name: config.name, labels: s.labels, timestamp: s.timestamp, value: state.phase === 'firing' ? 1 : 0 });
+          // A series that ended cannot stay firing: its alert resolves and its state goes.
+          if (s.ended) {
+            if (state.phase === 'firing') transition('resolved');
+            state = { phase: 'ok' };
+            states.delete(key);
+          } else states.set(key, s.timestamp, state);
+          out.push({ kind: 'gauge', name: config.name, labels: s.labels, timestamp: s.timestamp, value: state.phase === 'firing' ? 1 : 0, ...(s.ended && ENDED) });
         }
         states.sweep(maxTimestamp(batch));
         return out;

@@ -46,4 +46,41 @@ describe('watchTargets', () => {
       sub.unsubscribe();
     }
   });
+
+  it('an exec into a running pid (same start time, another binary) is the old program\'s exit and the new one\'s start', async () => {
+    const proc = mkdtempSync(join(tmpdir(), 'pf-proc-'));
+    fakeProcess(proc, 300, 'svc', 1000, '/bin/sh');
+    const changes: TargetChange[] = [];
+    const sub = watchTargets({ comm: '^svc$' }, 20, { proc }).subscribe((c) => changes.push(c));
+    try {
+      fakeProcess(proc, 300, 'svc', 1000, '/bin/true'); // execve keeps pid and start time
+      await new Promise((r) => setTimeout(r, 60));
+      expect(changes.map((c) => [c.added.map((p) => p.exe), c.removed.map((p) => p.exe)])).toEqual([
+        [['/bin/sh'], []],
+        [['/bin/true'], ['/bin/sh']],
+      ]);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
+  it('one watcher for every probe: a later subscriber starts from the processes known, each sees only its matches', async () => {
+    const proc = mkdtempSync(join(tmpdir(), 'pf-proc-'));
+    fakeProcess(proc, 400, 'alpha', 1000);
+    fakeProcess(proc, 401, 'beta', 1000);
+    const a: TargetChange[] = [];
+    const b: TargetChange[] = [];
+    const subA = watchTargets({ comm: '^alpha$' }, 20, { proc }).subscribe((c) => a.push(c));
+    const subB = watchTargets({ comm: '^beta$' }, 1000, { proc }).subscribe((c) => b.push(c));
+    try {
+      expect(b.map((c) => c.added.map((p) => p.pid))).toEqual([[401]]);
+      fakeProcess(proc, 402, 'beta', 1000);
+      await new Promise((r) => setTimeout(r, 60)); // the shortest rescan (alpha's 20 ms) serves both
+      expect(b.map((c) => c.added.map((p) => p.pid))).toEqual([[401], [402]]);
+      expect(a.map((c) => c.added.map((p) => p.pid))).toEqual([[400]]);
+    } finally {
+      subA.unsubscribe();
+      subB.unsubscribe();
+    }
+  });
 });

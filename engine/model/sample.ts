@@ -14,6 +14,12 @@ interface SampleBase {
   readonly timestamp: number;
   /** What the metric means, for sinks that export it (Prometheus # HELP); optional. */
   readonly help?: string;
+  /**
+   * The series' last sample: its source (a process) is gone. Sinks end the series after it —
+   * the exposition drops it, remote_write sends Prometheus's staleness marker — instead of
+   * keeping its last value until their TTL.
+   */
+  readonly ended?: true;
 }
 
 /** Monotonic cumulative value; a drop means the source restarted. */
@@ -46,6 +52,9 @@ export interface EventSample extends SampleBase {
   readonly value: number;
   readonly fields?: Readonly<Record<string, string | number>>;
 }
+
+/** Spread into a derived sample, `...(s.ended && ENDED)`, so the end of a source series ends what came of it. */
+export const ENDED = { ended: true } as const;
 
 export type Sample = CounterSample | GaugeSample | HistogramSample | EventSample;
 export type NumericSample = CounterSample | GaugeSample | EventSample;

@@ -3,7 +3,7 @@ import { keyOf, type Sample, type SampleBatch } from '../model/sample.js';
 
 export interface SeriesLimitOptions {
   maxSeries: number;
-  /** A series silent for this long frees its slot (its process exited). */
+  /** A series silent for this long frees its slot (a source that stopped without saying so). */
   staleAfterMs: number;
   /** Called with how many samples of metric `name` were dropped in one batch. */
   onOverflow: (name: string, dropped: number) => void;
@@ -28,7 +28,9 @@ export function limitSeries(opts: SeriesLimitOptions): OperatorFunction<SampleBa
             if (s.timestamp > now) now = s.timestamp;
             const key = keyOf(s);
             if (lastSeen.has(key) || lastSeen.size < opts.maxSeries) {
-              lastSeen.set(key, Math.max(lastSeen.get(key) ?? s.timestamp, s.timestamp));
+              // An ended series frees its slot at once: its process exited.
+              if (s.ended) lastSeen.delete(key);
+              else lastSeen.set(key, Math.max(lastSeen.get(key) ?? s.timestamp, s.timestamp));
               out.push(s);
             } else {
               overflow ??= new Map();

@@ -1,7 +1,7 @@
 import type { Subscriber } from 'rxjs';
 import { MapFullError } from '../../engine/bpf/bpf-object.js';
 import type { Logger } from '../../engine/util/log.js';
-import type { ProcessInfo } from './processes.js';
+import { ProcessExitedError, type ProcessInfo } from './processes.js';
 
 /**
  * A probe's timers and target handlers run outside the subscribe call, where RxJS cannot
@@ -30,7 +30,9 @@ export function forEachProcess(processes: readonly ProcessInfo[], log: Logger, f
     try {
       fn(p);
     } catch (e) {
-      if (e instanceof MapFullError) {
+      if (e instanceof ProcessExitedError) {
+        log.debug(e.message, { pid: p.pid, exe: p.exe });
+      } else if (e instanceof MapFullError) {
         log.warn(`${e.message}: process not probed${hint ? `; ${hint(e)}` : ''}`, { pid: p.pid, exe: p.exe, map: e.map, max_entries: e.maxEntries });
       } else {
         log.warn('process not probed: attaching it failed; the others go on', { pid: p.pid, exe: p.exe, error: (e as Error).message });

@@ -1,4 +1,4 @@
-import { BpfObject, bundledObjectPath, sumPerCpuU64, u32 } from '../../engine/bpf/bpf-object.js';
+import { BpfObject, bundledObjectPath, sumPerCpu, u32 } from '../../engine/bpf/bpf-object.js';
 import type { HistogramSample, Labels, Sample } from '../../engine/model/sample.js';
 
 /** One probe point of bpf/probe_hits.bpf.c; its index is the BPF cookie of its attachments. */
@@ -80,7 +80,7 @@ export class HitCounters {
       const point = this.points[cookie];
       const labels = labelsOf(pid);
       if (!point || !labels) continue;
-      const sum = (off: number) => Number(sumPerCpuU64(m.values, i, m.valueStride, m.cpus, off));
+      const sum = (off: number) => sumPerCpu(m.values, i, m.valueStride, m.cpus, off);
       out.push({ kind: 'counter', name: `${point.name}_total`, labels, timestamp, value: sum(STATS_COUNT) });
       if (point.argRegister !== undefined) {
         out.push({ kind: 'counter', name: `${point.name}_arg_sum`, labels, timestamp, value: sum(STATS_SUM) });
@@ -120,7 +120,7 @@ export class HitCounters {
   /** Events the kernel could not queue because the ring buffer was full. */
   eventsDropped(): number {
     const m = this.obj.readMap('events_dropped');
-    return m.count ? Number(sumPerCpuU64(m.values, 0, m.valueStride, m.cpus, 0)) : 0;
+    return m.count ? sumPerCpu(m.values, 0, m.valueStride, m.cpus, 0) : 0;
   }
 
   close(): void {

@@ -53,6 +53,13 @@ export function readStartTime(pid: number, proc = '/proc'): number | undefined {
   }
 }
 
+/** A process exited between being found and being attached: nothing to warn about, nor to remember. */
+export class ProcessExitedError extends Error {
+  constructor(readonly pid: number) {
+    super(`process ${pid} exited while being attached`);
+  }
+}
+
 /**
  * Whether a failure reading a process's binary was the process going away: then the binary is
  * not to blame, and the next process running it must still be probed.

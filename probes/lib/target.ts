@@ -2,7 +2,8 @@ import { Observable } from 'rxjs';
 import { effectiveCapabilities } from '../../engine/util/capabilities.js';
 import { guarded } from './guarded.js';
 import type { Logger } from '../../engine/util/log.js';
-import { listPids, readProcess, readStartTime, type ProcessInfo } from './processes.js';
+import { ProcessWatcher, type ProcessChange } from './process-watcher.js';
+import type { ProcessInfo } from './processes.js';
 
 /** How a probe's config names its processes; every given condition must hold. */
 export interface TargetConfig {
@@ -43,69 +44,44 @@ export function targetMatcher(t: TargetConfig): (p: ProcessInfo) => boolean {
 }
 
 /**
- * The set of matching processes over time: an initial scan, then a rescan every
- * `intervalMs` that reports processes that started (and match) or exited. A pid reused by
- * a new process counts as one exit and one start. Polling /proc keeps this working in
- * every container runtime and kernel; the bound on discovery delay is the interval.
+ * The set of matching processes over time, from the agent's one ProcessWatcher: the processes
+ * running now, then those that start (and match) or exit. A pid reused by a new process, or
+ * exec'ing another binary, counts as one exit and one start. `intervalMs` bounds how late a
+ * process is found when the kernel cannot report forks and execs (the /proc rescan).
  */
 export function watchTargets(target: TargetConfig, intervalMs: number, opts: { proc?: string; log?: Logger } = {}): Observable<TargetChange> {
-  const proc = opts.proc ?? '/proc';
   const matches = targetMatcher(target);
-  // Only pids the config names can match; no need to read every process for them.
-  const onlyPids = target.pid === undefined ? undefined : Array.isArray(target.pid) ? target.pid : [target.pid];
   return new Observable<TargetChange>((subscriber) => {
-    const known = new Map<number, ProcessInfo>();
+    const watcher = ProcessWatcher.of(opts.proc);
+    const mine = new Map<number, ProcessInfo>();
     // Some pids stay hidden even from full root (a sandbox's init): only a missing capability is news.
     // Capabilities do not change while the agent runs: look once, not on every scan.
     let toldDenied = effectiveCapabilities().has('CAP_SYS_PTRACE');
-    const scan = () => {
-      const seen = new Set<number>();
-      const denied: number[] = [];
-      const onDenied = (pid: number) => void denied.push(pid);
-      const added: ProcessInfo[] = [];
-      const removed: ProcessInfo[] = [];
-      for (const pid of onlyPids ?? listPids(proc)) {
-        const prev = known.get(pid);
-        if (prev) {
-          // One small read says the same process still runs; the five-file read is for a new one.
-          if (readStartTime(pid, proc) === prev.startTime) {
-            seen.add(pid);
-            continue;
-          }
-          const now = readProcess(pid, proc, onDenied);
-          if (now && matches(now)) {
-            removed.push(prev);
-            added.push(now);
-            known.set(pid, now);
-            seen.add(pid);
-          }
-          continue;
-        }
-        const info = readProcess(pid, proc, onDenied);
-        if (info && info.pid !== process.pid && matches(info)) {
-          known.set(pid, info);
-          added.push(info);
-          seen.add(pid);
-        }
-      }
-      for (const [pid, info] of known) {
-        if (!seen.has(pid)) {
-          known.delete(pid);
-          removed.push(info);
-        }
-      }
-      // Without this, a missing capability looks like "no matching process": say it once.
-      if (denied.length && !toldDenied) {
-        const n = denied.length;
-        opts.log?.warn(`${n} process${n === 1 ? ' is' : 'es are'} hidden from this agent (permission denied on /proc/PID/exe): grant CAP_SYS_PTRACE to probe processes of other users`, { pids: denied.slice(0, 10) });
+    const onChange = guarded(subscriber, ({ added, removed }: ProcessChange) => {
+      const gone = removed.filter((p) => mine.get(p.pid) === p);
+      for (const p of gone) mine.delete(p.pid);
+      const fresh = added.filter(matches);
+      for (const p of fresh) mine.set(p.pid, p);
+      if (gone.length || fresh.length) subscriber.next({ added: fresh, removed: gone });
+    });
+    const unsubscribe = watcher.subscribe({
+      rescanMs: intervalMs,
+      ...(opts.log ? { log: opts.log } : {}),
+      onChange,
+      onDenied: (pids) => {
+        // Without this, a missing capability looks like "no matching process": say it once.
+        if (toldDenied) return;
         toldDenied = true;
-      }
-      if (added.length || removed.length) subscriber.next({ added, removed });
-    };
-    scan();
+        const n = pids.length;
+        opts.log?.warn(`${n} process${n === 1 ? ' is' : 'es are'} hidden from this agent (permission denied on /proc/PID/exe): grant CAP_SYS_PTRACE to probe processes of other users`, { pids: pids.slice(0, 10) });
+      },
+    });
+    onChange({ added: [...watcher.processes()], removed: [] });
     // A typo in a target looks exactly like a process that has not started yet: say which it may be.
-    if (known.size === 0) opts.log?.info(`no process matches the target yet; looking again every ${intervalMs} ms`, { target });
-    const timer = setInterval(guarded(subscriber, scan), intervalMs);
-    return () => clearInterval(timer);
+    if (mine.size === 0) {
+      const how = watcher.eventSource.on ? 'found when it starts' : `looking again every ${intervalMs} ms`;
+      opts.log?.info(`no process matches the target yet; ${how}`, { target });
+    }
+    return unsubscribe;
   });
 }

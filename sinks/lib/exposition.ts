@@ -52,6 +52,12 @@ export class SeriesStore {
       }
       // Families are per name already; the memoized labels key hashes once per series.
       const key = labelsKey(s.labels);
+      // Its process is gone: the next scrape no longer shows it (Prometheus marks it stale).
+      if (s.ended) {
+        f.series.delete(key);
+        if (f.series.size === 0) this.families.delete(s.name);
+        continue;
+      }
       const prev = f.series.get(key);
       if (prev) {
         prev.sample = s;

@@ -33,17 +33,33 @@ export function toWireSamples(s: Sample, extraLabels: Record<string, string> = {
     labels.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     return { labels, key: labels.map(([k, v]) => `${k}\u0001${v}`).join('\u0002'), value, timestamp: Math.round(s.timestamp) };
   };
+  const out: WireSample[] = [];
   if (s.kind === 'histogram') {
-    const out: WireSample[] = [];
     let cumulative = 0;
     s.counts.forEach((c, i) => {
       cumulative += c;
       out.push(one(`${s.name}_bucket`, cumulative, ['le', i < s.bounds.length ? formatLe(s.bounds[i]!) : '+Inf']));
     });
     out.push(one(`${s.name}_sum`, s.sum), one(`${s.name}_count`, s.count));
-    return out;
-  }
-  return [one(s.name, s.value)];
+  } else out.push(one(s.name, s.value));
+  // An ended series is marked stale right after its last value, as Prometheus does for a
+  // target's vanished series, so queries stop returning it at once rather than for 5 minutes.
+  if (s.ended) for (let i = 0, n = out.length; i < n; i++) out.push({ ...out[i]!, value: STALE_NAN, timestamp: out[i]!.timestamp + 1 });
+  return out;
+}
+
+/** Prometheus's staleness marker: the NaN with payload 2 (value.StaleNaN). */
+export const STALE_NAN = (() => {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(0x7ff00000, 4);
+  b.writeUInt32LE(0x00000002, 0);
+  return b.readDoubleLE(0);
+})();
+
+export function isStaleNaN(v: number): boolean {
+  const b = Buffer.alloc(8);
+  b.writeDoubleLE(v);
+  return b.readUInt32LE(4) === 0x7ff00000 && b.readUInt32LE(0) === 2;
 }
 
 /** le values as Prometheus clients write them: "0.005", "1", "+Inf". */

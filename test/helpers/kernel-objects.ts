@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 
-const OUR_PROGRAMS = new Set(['on_hit', 'on_tracepoint', 'on_raw_tracepoint']);
+// on_fork/on_exec/on_exit: the agent's process watcher (process_events.bpf.c); on_go: go_runtime.
+const OUR_PROGRAMS = new Set(['on_hit', 'on_tracepoint', 'on_raw_tracepoint', 'on_go', 'on_fork', 'on_exec', 'on_exit']);
 
 /** probeflow's BPF programs and links currently in the kernel (bpftool's view). */
 export function ourKernelObjects(): { programs: number; links: number } {

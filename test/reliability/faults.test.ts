@@ -103,7 +103,7 @@ describe('faults', () => {
     const bin = join(dir, 'appears-later');
     const p = runProbe(uprobeProbe, { target: { exe: bin }, interval: '100ms', rescan: '50ms', points: [{ name: 'work_calls', symbol: 'work' }] });
     try {
-      await waitFor(() => p.logs.some((l) => l.msg === 'no process matches the target yet; looking again every 50 ms'), 5000, 'the hint');
+      await waitFor(() => p.logs.some((l) => l.msg === 'no process matches the target yet; found when it starts'), 5000, 'the hint');
       copyFileSync(buildC(), bin);
       const w = await startWorkload(bin, 7);
       await p.tracking(w.pid);

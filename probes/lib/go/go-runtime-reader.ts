@@ -1,4 +1,4 @@
-import { BpfObject, bundledObjectPath, sumPerCpuU64, u32 } from '../../../engine/bpf/bpf-object.js';
+import { BpfObject, bundledObjectPath, sumPerCpu, u32 } from '../../../engine/bpf/bpf-object.js';
 import type { HistogramSample, Labels, Sample } from '../../../engine/model/sample.js';
 import { CLASS_TO_SIZE, type GoOffsets } from './offsets.js';
 import { waitReasonName } from './wait-reasons.js';
@@ -95,8 +95,8 @@ export class GoRuntimeMaps {
         const p = procs.get(m.keys.readUInt32LE(i * 8));
         if (!p) continue;
         const labels = { ...p.labels, reason: waitReasonName(p.minor, m.keys.readUInt32LE(i * 8 + 4)) };
-        counter('go_sched_goroutines_blocked_seconds_total', labels, Number(sumPerCpuU64(m.values, i, m.valueStride, m.cpus, 0)) / 1e9, 'Time goroutines spent parked (gopark to wakeup), by wait reason; counted at wakeup');
-        counter('go_sched_goroutines_blocked_total', labels, Number(sumPerCpuU64(m.values, i, m.valueStride, m.cpus, 8)), 'Completed goroutine parks (wakeups), by wait reason');
+        counter('go_sched_goroutines_blocked_seconds_total', labels, sumPerCpu(m.values, i, m.valueStride, m.cpus, 0) / 1e9, 'Time goroutines spent parked (gopark to wakeup), by wait reason; counted at wakeup');
+        counter('go_sched_goroutines_blocked_total', labels, sumPerCpu(m.values, i, m.valueStride, m.cpus, 8), 'Completed goroutine parks (wakeups), by wait reason');
       }
     }
 
@@ -126,7 +126,7 @@ export class GoRuntimeMaps {
 
     const counters = new Map<string, number>();
     const c = this.obj.readMap('counters');
-    for (let i = 0; i < c.count; i++) counters.set(`${c.keys.readUInt32LE(i * 8)}:${c.keys.readUInt32LE(i * 8 + 4)}`, Number(sumPerCpuU64(c.values, i, c.valueStride, c.cpus, 0)));
+    for (let i = 0; i < c.count; i++) counters.set(`${c.keys.readUInt32LE(i * 8)}:${c.keys.readUInt32LE(i * 8 + 4)}`, sumPerCpu(c.values, i, c.valueStride, c.cpus, 0));
     const exactBytes = opts.allocMode === 'exact' && opts.metrics.has('alloc') ? this.exactAllocBytes(procs) : undefined;
     for (const p of procs.values()) {
       const get = (what: number) => counters.get(`${p.pid}:${what}`) ?? 0;
@@ -151,7 +151,7 @@ export class GoRuntimeMaps {
       const pid = m.keys.readUInt32LE(i * 12);
       const p = procs.get(pid);
       if (!p) continue;
-      const n = Number(sumPerCpuU64(m.values, i, m.valueStride, m.cpus, 0));
+      const n = sumPerCpu(m.values, i, m.valueStride, m.cpus, 0);
       out.set(pid, (out.get(pid) ?? 0) + n * allocatedSize(m.keys.readUInt32LE(i * 12 + 4), m.keys.readUInt32LE(i * 12 + 8) === 1, p.minor));
     }
     return out;

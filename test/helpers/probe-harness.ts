@@ -19,6 +19,8 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
   });
   const latest = new Map<string, Sample>();
   const events: Sample[] = [];
+  /** Series whose last sample carried `ended` (their process exited). */
+  const ended: Sample[] = [];
   let error: unknown;
   const probe = factory.create({ type: factory.type, ...config }, { id: 'under-test', log, baseDir: process.cwd(), metrics: new SelfMetrics(), writePolicy: new WritePolicy([]), ...extra });
   const sub = probe.samples().subscribe({
@@ -26,6 +28,7 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
       for (const s of batch) {
         if (s.kind === 'event') events.push(s);
         else latest.set(seriesKey(s.name, s.labels), s);
+        if (s.ended) ended.push(s);
       }
     },
     error: (e) => (error = e),
@@ -46,6 +49,7 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
     logs,
     latest,
     events,
+    ended,
     value,
     get error() {
       return error;

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <deque>
 #include <map>
+#include <set>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -211,6 +212,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod("attachUprobeMulti", &BpfObject::AttachUprobeMulti),
                            InstanceMethod("closeAsync", &BpfObject::CloseAsync),
                            InstanceMethod("readMap", &BpfObject::ReadMap),
+                           InstanceMethod("readKeys", &BpfObject::ReadKeys),
                            InstanceMethod("updateElem", &BpfObject::UpdateElem),
                            InstanceMethod("deleteElem", &BpfObject::DeleteElem),
                            InstanceMethod("mapFd", &BpfObject::MapFd),
@@ -509,7 +511,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     return Napi::Boolean::New(env, true);
   }
 
-  // readMap(name) -> { count, keys: Buffer, values: Buffer, keySize, valueStride }.
+  // readMap(name, allowBatch = true) -> { count, keys: Buffer, values: Buffer, keySize, valueStride, batched }.
   // One JS call for the whole map; per-CPU values come as nCpus consecutive slots.
   Napi::Value ReadMap(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -517,26 +519,103 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     if (!m) return env.Undefined();
     int fd = bpf_map__fd(m);
     size_t ks = bpf_map__key_size(m), stride = ValueStride(m);
-    std::vector<uint8_t> keys, values, key(ks), next(ks), val(stride);
+    std::vector<uint8_t> keys, values;
     size_t count = 0;
-    void* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
-      if (bpf_map_lookup_elem(fd, next.data(), val.data()) == 0) {
-        keys.insert(keys.end(), next.begin(), next.end());
-        values.insert(values.end(), val.begin(), val.end());
-        count++;
+    bool allow = info.Length() < 2 || info[1].ToBoolean().Value();
+    bool batched = allow && !no_batch_.count(fd) && ReadBatched(fd, ks, stride, bpf_map__max_entries(m), keys, values, count, true);
+    if (!batched) {
+      // Kernels before 5.6 (and map types without batch ops): two syscalls per entry.
+      if (allow) no_batch_.insert(fd);
+      keys.clear();
+      values.clear();
+      count = 0;
+      std::vector<uint8_t> key(ks), next(ks), val(stride);
+      void* prev = nullptr;
+      while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+        if (bpf_map_lookup_elem(fd, next.data(), val.data()) == 0) {
+          keys.insert(keys.end(), next.begin(), next.end());
+          values.insert(values.end(), val.begin(), val.end());
+          count++;
+        }
+        key.swap(next);
+        prev = key.data();
+        if (count > bpf_map__max_entries(m)) break;  // a hash map mutating under us: stop
       }
-      key.swap(next);
-      prev = key.data();
-      if (count > bpf_map__max_entries(m)) break;  // a hash map mutating under us: stop
     }
     Napi::Object out = Napi::Object::New(env);
     out.Set("count", static_cast<double>(count));
     out.Set("keySize", static_cast<double>(ks));
     out.Set("valueStride", static_cast<double>(stride));
     out.Set("cpus", PossibleCpus());
-    out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), keys.size()));
-    out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), values.size()));
+    out.Set("batched", batched);
+    out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), count * ks));
+    out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), count * stride));
+    return out;
+  }
+
+  // Maps (by fd) whose kernel refused BPF_MAP_LOOKUP_BATCH once: not asked again.
+  std::set<int> no_batch_;
+
+  // BPF_MAP_LOOKUP_BATCH (5.6+): a chunk of entries per syscall. False when the kernel or map
+  // type has no batch lookup, so the caller iterates instead.
+  // Without keepValues, values land in one chunk-sized buffer, overwritten chunk by chunk.
+  static bool ReadBatched(int fd, size_t ks, size_t stride, size_t max_entries, std::vector<uint8_t>& keys,
+                          std::vector<uint8_t>& values, size_t& count, bool keepValues) {
+    DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    // The batch token is a bucket index for hash maps and a key for arrays: room for either.
+    std::vector<uint8_t> in(std::max<size_t>(ks, 8)), out(std::max<size_t>(ks, 8));
+    size_t chunk = std::min<size_t>(std::max<size_t>(max_entries, 1), 256);
+    bool first = true;
+    for (;;) {
+      keys.resize((count + chunk) * ks);
+      values.resize((keepValues ? count + chunk : chunk) * stride);
+      __u32 n = chunk;
+      int err = bpf_map_lookup_batch(fd, first ? nullptr : in.data(), out.data(), keys.data() + count * ks,
+                                     values.data() + (keepValues ? count * stride : 0), &n, &opts);
+      int e = err ? errno : 0;
+      if (err && e == ENOSPC && n == 0) {
+        chunk *= 2;  // one hash bucket holds more entries than a chunk: ask for more at once
+        continue;
+      }
+      if (err && e != ENOENT) return false;
+      count += n;
+      if (e == ENOENT || count >= max_entries) return true;
+      in.swap(out);
+      first = false;
+    }
+  }
+
+  // readKeys(name, allowBatch = true) -> { count, keySize, keys: Buffer }: for sweeps that only
+  // look at keys (entries of exited processes). A batch read per 256 entries where the kernel
+  // has it, else one get_next_key per entry (half the syscalls of a full read).
+  Napi::Value ReadKeys(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    struct bpf_map* m = FindMap(env, info[0]);
+    if (!m) return env.Undefined();
+    int fd = bpf_map__fd(m);
+    size_t ks = bpf_map__key_size(m), stride = ValueStride(m);
+    bool allow = info.Length() < 2 || info[1].ToBoolean().Value();
+    std::vector<uint8_t> keys, values;
+    size_t count = 0;
+    bool batched = allow && !no_batch_.count(fd) && ReadBatched(fd, ks, stride, bpf_map__max_entries(m), keys, values, count, false);
+    if (!batched) {
+      if (allow) no_batch_.insert(fd);
+      keys.clear();
+      count = 0;
+      std::vector<uint8_t> key(ks), next(ks);
+      void* prev = nullptr;
+      while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+        keys.insert(keys.end(), next.begin(), next.end());
+        count++;
+        key.swap(next);
+        prev = key.data();
+        if (count > bpf_map__max_entries(m)) break;
+      }
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("count", static_cast<double>(count));
+    out.Set("keySize", static_cast<double>(ks));
+    out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), count * ks));
     return out;
   }
 

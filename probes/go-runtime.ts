@@ -153,23 +153,25 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                   maps.addProcess(p.pid, b.offsets);
                 } catch (e) {
                   mem?.close();
-                  maps.removeProcess(p.pid);
+                  maps.removeProcesses([p.pid]);
                   binaries.release(p);
                   throw e;
                 }
                 tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
               },
-              remove(p) {
-                const t = tracked.get(p.pid);
-                tracked.delete(p.pid);
-                t?.mem?.close();
-                maps.removeProcess(p.pid);
-                binaries.release(p);
+              remove(ps) {
+                for (const p of ps) {
+                  tracked.get(p.pid)?.mem?.close();
+                  tracked.delete(p.pid);
+                  binaries.release(p);
+                }
+                maps.removeProcesses(ps.map((p) => p.pid));
               },
-              read(now) {
-                for (const t of tracked.values()) t.labels = labelsOf(t.pid) ?? {};
-                const batch = maps.read(tracked, { allocMode, metrics }, now);
-                for (const t of tracked.values()) {
+              read(now, _seen, only) {
+                const procs = only ? new Map([...only].flatMap((pid) => (tracked.has(pid) ? [[pid, tracked.get(pid)!] as const] : []))) : tracked;
+                for (const t of procs.values()) t.labels = labelsOf(t.pid) ?? {};
+                const batch = maps.read(procs, { allocMode, metrics }, now);
+                for (const t of procs.values()) {
                   batch.push({ kind: 'gauge', name: 'go_info', labels: infoLabels(t), timestamp: now, value: 1, help: 'Go version of a probed process' });
                   if (!t.mem || !t.globals || !t.offsets) continue;
                   try {

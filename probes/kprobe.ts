@@ -34,7 +34,7 @@ export const kprobeProbe: ProbeFactory<KprobeProbeConfig> = {
             ctx.log.info('kprobes attached', { functions: config.points.map((p) => p.function) });
             return {
               add: (p) => counters.addPid(p.pid),
-              remove: (p) => counters.removePid(p.pid),
+              remove: (ps) => ps.forEach((p) => counters.removePid(p.pid)),
               forget: (pid) => counters.forgetCounts(pid),
               read: (now, seen) => counters.read(labelsOf, now, seen),
               close: () => counters.close(),

@@ -84,9 +84,11 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
                 }
                 if (b) counters.addPid(p.pid);
               },
-              remove(p) {
-                counters.removePid(p.pid);
-                binaries.release(p);
+              remove(ps) {
+                for (const p of ps) {
+                  counters.removePid(p.pid);
+                  binaries.release(p);
+                }
               },
               flushInFlight: () => events?.drain(),
               read(now) {

@@ -18,9 +18,14 @@ export interface MapEntries {
   /** Bytes per entry in `values`; for per-CPU maps, cpus × round8(valueSize). */
   valueStride: number;
   cpus: number;
+  /** Read with BPF_MAP_LOOKUP_BATCH (Linux 5.6+): a syscall per 256 entries, not two per entry. */
+  batched: boolean;
   keys: Buffer;
   values: Buffer;
 }
+
+/** PROBEFLOW_MAP_BATCH=off reads entry by entry, as on kernels before 5.6 (tests compare both). */
+const batchReads = () => process.env.PROBEFLOW_MAP_BATCH !== 'off';
 
 /**
  * uprobe_multi links came with Linux 6.6 (BPF_TRACE_UPROBE_MULTI); CCE's 4.18–5.10 kernels lack
@@ -179,7 +184,12 @@ export class BpfObject {
   }
 
   readMap(name: string): MapEntries {
-    return this.obj.readMap(name);
+    return this.obj.readMap(name, batchReads());
+  }
+
+  /** Only the keys, for sweeps (what an exited process left): no values copied out. */
+  readKeys(name: string): { count: number; keySize: number; keys: Buffer } {
+    return this.obj.readKeys(name, batchReads());
   }
 
   /** Throws MapFullError when a hash map has no room: the kernel's E2BIG says nothing of maps. */

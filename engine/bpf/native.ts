@@ -22,7 +22,9 @@ export interface NativeBpfObject {
   detach(link: number): boolean;
   detachAsync(links: number[]): Promise<number>;
   closeAsync(): Promise<number>;
-  readMap(name: string): { count: number; keySize: number; valueStride: number; cpus: number; keys: Buffer; values: Buffer };
+  /** `batched`: read with BPF_MAP_LOOKUP_BATCH (5.6+), else entry by entry. */
+  readMap(name: string, allowBatch?: boolean): { count: number; keySize: number; valueStride: number; cpus: number; batched: boolean; keys: Buffer; values: Buffer };
+  readKeys(name: string, allowBatch?: boolean): { count: number; keySize: number; keys: Buffer };
   updateElem(map: string, key: Buffer, value: Buffer): void;
   deleteElem(map: string, key: Buffer): boolean;
   mapFd(map: string): number;

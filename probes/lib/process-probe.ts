@@ -12,10 +12,14 @@ import { watchTargets, type TargetChange, type TargetConfig } from './target.js'
 export interface ProcessProbeHooks {
   /** A process the probe now tracks; a throw skips it with a warning (the others go on). */
   add?(p: ProcessInfo): void;
-  /** A tracked process ended (after its final read). */
-  remove?(p: ProcessInfo): void;
-  /** Everything the probe reads now. `seen` collects pids a kernel-wide probe met. */
-  read(now: number, seen: Set<number>): Sample[];
+  /** Tracked processes ended (after their final read); all at once, so maps are swept once. */
+  remove?(ps: readonly ProcessInfo[]): void;
+  /**
+   * Everything the probe reads now. `seen` collects pids a kernel-wide probe met. With `only`,
+   * just those pids' samples are wanted (the final read of exited processes): a probe may skip
+   * the others' work; the runtime drops what it returns of them anyway.
+   */
+  read(now: number, seen: Set<number>, only?: ReadonlySet<number>): Sample[];
   /** Before the final read of ended processes: drain what is still in flight (event rings). */
   flushInFlight?(): void;
   /** A kernel-wide probe forgets a pid whose process is gone (its counts in the maps). */
@@ -24,6 +28,11 @@ export interface ProcessProbeHooks {
   hint?(e: MapFullError): string;
   close(): void;
 }
+
+/** How soon after a process is found its first read goes out. */
+const FIRST_READ_MS = 100;
+/** The longest the probe attaches processes before letting the event loop run. */
+const ATTACH_SLICE_MS = 5;
 
 export interface ProcessProbeOptions {
   intervalMs: number;
@@ -57,38 +66,85 @@ export function runProcessProbe(
   };
   const hooks = makeHooks(runtime);
 
-  const emit = (ending?: readonly ProcessInfo[]) => {
+  const emit = () => {
     const seen = new Set<number>();
     let batch = hooks.read(Date.now(), seen);
     // Kernel-wide: a pid is known to be gone only once its last counts are read.
     const gone = opts.target ? [] : wide.forgetExited(seen);
-    const ended = new Set<string>([...(ending ?? []).map((p) => String(p.pid)), ...gone.map(String)]);
-    if (ended.size) batch = endSeriesOf(batch, ended);
+    if (gone.length) batch = endSeriesOf(batch, new Set(gone.map(String)));
     if (batch.length) subscriber.next(batch);
     for (const pid of gone) hooks.forget?.(pid);
   };
+
+  /** What these processes' series hold now, and nothing of the others'. */
+  const readOnly = (pids: ReadonlySet<number>): Sample[] => {
+    const labels = new Set([...pids].map(String));
+    return hooks.read(Date.now(), new Set(), pids).filter((s) => s.labels.pid !== undefined && labels.has(s.labels.pid));
+  };
+
+  /** The last counts of processes that exited, marked as their series' end. */
+  const emitFinal = (ending: readonly ProcessInfo[]) => {
+    const batch = endSeriesOf(readOnly(new Set(ending.map((p) => p.pid))), new Set(ending.map((p) => String(p.pid))));
+    if (batch.length) subscriber.next(batch);
+  };
+
+  // A process found between reads gets its series now, not an interval later (10 s shipped);
+  // processes found together share one read, of theirs alone.
+  let soon: NodeJS.Timeout | undefined;
+  const fresh = new Set<number>();
+  const emitSoon = (pid: number) => {
+    fresh.add(pid);
+    soon ??= setTimeout(
+      guarded(subscriber, () => {
+        soon = undefined;
+        const batch = readOnly(fresh);
+        fresh.clear();
+        if (batch.length) subscriber.next(batch);
+      }),
+      FIRST_READ_MS,
+    );
+  };
+
+  // Attaching a new binary costs ~10–20 ms of symbol and disassembly work on the event loop;
+  // 25 at once would hold scrapes for half a second. Processes are attached in slices, with
+  // the event loop free in between.
+  const queue: ProcessInfo[] = [];
+  let draining = false;
+  const drain = guarded(subscriber, () => {
+    const until = performance.now() + ATTACH_SLICE_MS;
+    while (queue.length && performance.now() < until) {
+      forEachProcess(
+        [queue.shift()!],
+        ctx.log,
+        (p) => {
+          hooks.add?.(p);
+          targeted.set(p);
+          ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
+          emitSoon(p.pid);
+        },
+        hooks.hint,
+      );
+    }
+    draining = queue.length > 0;
+    if (draining) setImmediate(drain);
+  });
 
   const targets = opts.target
     ? watchTargets(opts.target, opts.rescanMs, { log: ctx.log }).subscribe({
         next: guarded(subscriber, ({ added, removed }: TargetChange) => {
           if (removed.length) {
             hooks.flushInFlight?.();
-            emit(removed);
+            emitFinal(removed);
             for (const p of removed) {
               targeted.delete(p.pid);
-              hooks.remove?.(p);
+              fresh.delete(p.pid);
+              const queued = queue.indexOf(p);
+              if (queued >= 0) queue.splice(queued, 1); // gone before its turn came
             }
+            hooks.remove?.(removed);
           }
-          forEachProcess(
-            added,
-            ctx.log,
-            (p) => {
-              hooks.add?.(p);
-              targeted.set(p);
-              ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
-            },
-            hooks.hint,
-          );
+          queue.push(...added);
+          if (!draining && queue.length) drain();
         }),
         error: (e) => subscriber.error(e),
       })
@@ -96,6 +152,8 @@ export function runProcessProbe(
   const timer = setInterval(guarded(subscriber, () => emit()), opts.intervalMs);
   return () => {
     clearInterval(timer);
+    clearTimeout(soon);
+    queue.length = 0;
     targets?.unsubscribe();
     hooks.close();
   };

@@ -21,6 +21,7 @@ export interface WatchListener {
 /**
  * A fork is usually followed by an exec within a millisecond: waiting this long reads the
  * process once, as what it became, and a process that ends inside the window is never read.
+ * Exits wait as long, so a burst (a pod's processes, a node drain) is one change, one final read.
  */
 const SETTLE_MS = 20;
 /** With kernel events on, a full /proc rescan only has to catch what they could not say. */
@@ -46,6 +47,7 @@ export class ProcessWatcher {
   private readonly known = new Map<number, ProcessInfo>();
   private readonly listeners = new Set<WatchListener>();
   private readonly pending = new Set<number>();
+  private readonly exiting = new Set<number>();
   private events?: ProcessEventSource;
   private eventsOff?: string;
   private droppedSeen = 0;
@@ -106,6 +108,7 @@ export class ProcessWatcher {
     this.events = this.eventsOff = undefined;
     this.known.clear();
     this.pending.clear();
+    this.exiting.clear();
   }
 
   /** One timer at the shortest interval any listener asked for. */
@@ -129,29 +132,30 @@ export class ProcessWatcher {
   }
 
   private onEvents(events: ProcessEvent[]): void {
-    const removed: ProcessInfo[] = [];
     for (const e of events) {
       if (e.type !== 'exit') {
         this.pending.add(e.pid);
         continue;
       }
-      this.pending.delete(e.pid);
-      const gone = this.known.get(e.pid);
-      if (gone) {
-        this.known.delete(e.pid);
-        removed.push(gone);
-      }
+      // Started and ended inside one window: never read, never news.
+      if (!this.pending.delete(e.pid) || this.known.has(e.pid)) this.exiting.add(e.pid);
     }
-    if (removed.length) this.publish([], removed);
-    if (this.pending.size && !this.settleTimer) this.settleTimer = setTimeout(() => this.settle(), SETTLE_MS);
+    if ((this.pending.size || this.exiting.size) && !this.settleTimer) this.settleTimer = setTimeout(() => this.settle(), SETTLE_MS);
   }
 
-  /** Reads the processes that forked or exec'd since the last settle. */
+  /** Exits first (a pid may have been reused since), then what forked or exec'd. */
   private settle(): void {
     this.settleTimer = undefined;
     const added: ProcessInfo[] = [];
     const removed: ProcessInfo[] = [];
     const denied: number[] = [];
+    for (const pid of this.exiting) {
+      const gone = this.known.get(pid);
+      if (!gone) continue;
+      this.known.delete(pid);
+      removed.push(gone);
+    }
+    this.exiting.clear();
     for (const pid of this.pending) this.look(pid, added, removed, denied);
     this.pending.clear();
     this.publish(added, removed, denied);

@@ -44,9 +44,11 @@ export function tracepointSamples(opts: TracepointCountersOptions, ctx: Componen
       };
       return {
         add: (p) => setPid(p.pid, true),
-        remove: (p) => {
-          setPid(p.pid, false);
-          deleteCounts(objects, opts.points.length, p.pid);
+        remove: (ps) => {
+          for (const p of ps) {
+            setPid(p.pid, false);
+            deleteCounts(objects, opts.points.length, p.pid);
+          }
         },
         forget: (pid) => deleteCounts(objects, opts.points.length, pid),
         read(now, seen) {

@@ -73,14 +73,19 @@ export class GoRuntimeMaps {
     this.obj.update('procs', u32(pid), v);
   }
 
-  /** Stops recording a process and deletes everything recorded for it. */
-  removeProcess(pid: number): void {
-    this.obj.delete('procs', u32(pid));
+  /**
+   * Stops recording processes and deletes everything recorded for them: one keys-only pass
+   * over each map for all of them (processes exit in bursts; `parked` alone holds up to 256k
+   * entries), not a full read per process.
+   */
+  removeProcesses(pids: readonly number[]): void {
+    if (pids.length === 0) return;
+    const gone = new Set(pids);
+    for (const pid of pids) this.obj.delete('procs', u32(pid));
     for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'parked']) {
-      const m = this.obj.readMap(map);
-      for (let i = 0; i < m.count; i++) {
-        const key = m.keys.subarray(i * m.keySize, (i + 1) * m.keySize);
-        if (key.readUInt32LE(0) === pid) this.obj.delete(map, Buffer.from(key));
+      const k = this.obj.readKeys(map);
+      for (let i = 0; i < k.count; i++) {
+        if (gone.has(k.keys.readUInt32LE(i * k.keySize))) this.obj.delete(map, Buffer.from(k.keys.subarray(i * k.keySize, (i + 1) * k.keySize)));
       }
     }
   }

@@ -24,7 +24,7 @@ import { histogramStage } from '../stages/histogram.js';
 import { thresholdStage } from '../stages/threshold.js';
 import { goRuntimePointCost, goRuntimeProbeCost } from './go-runtime-cost.js';
 import { detachCost } from './detach.js';
-import { churnCost } from './churn.js';
+import { churnCost, mapReadCost } from './churn.js';
 import { buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startBpftrace, startWaiting, stopProcess, table } from './lib.js';
 
 const ctx = (id: string) => ({ id, log: silentLogger, baseDir: ROOT, metrics: new SelfMetrics(), writePolicy: new WritePolicy([]) });
@@ -203,6 +203,7 @@ const sections: [string, string, () => Promise<string>][] = [
   ['scrape', 'Prometheus endpoint by series count', scrape],
   ['lifecycle', 'Start-up and reload', lifecycle],
   ['detach', 'Detaching: closing uprobe links, and the agent under node churn', detachCost],
+  ['map-read', 'Reading BPF maps: in bulk or entry by entry', mapReadCost],
   ['churn', 'A node\'s churn: 50 Go binaries, 200 processes, half replaced', churnCost],
 ];
 // `bench/run.ts go-points engine` runs only those sections (for working on one of them).

@@ -131,7 +131,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
               hint: (e) => `raise max_processes (now ${e.maxEntries}) on this probe`,
               add(p) {
                 const b = binaries.acquire(p, p.binaryId, () => attach(p));
-                if (!b) return;
+                if (!b) return false;
                 let mem: ProcessMemory | undefined;
                 let globals = b.globals;
                 if (globals && b.offsets) {
@@ -158,6 +158,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                   throw e;
                 }
                 tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
+                return true;
               },
               remove(ps) {
                 for (const p of ps) {

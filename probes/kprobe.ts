@@ -33,7 +33,10 @@ export const kprobeProbe: ProbeFactory<KprobeProbeConfig> = {
             }
             ctx.log.info('kprobes attached', { functions: config.points.map((p) => p.function) });
             return {
-              add: (p) => counters.addPid(p.pid),
+              add: (p) => {
+                counters.addPid(p.pid);
+                return true;
+              },
               remove: (ps) => ps.forEach((p) => counters.removePid(p.pid)),
               forget: (pid) => counters.forgetCounts(pid),
               read: (now, seen) => counters.read(labelsOf, now, seen),

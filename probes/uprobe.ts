@@ -80,9 +80,10 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
                 } catch (e) {
                   if (e instanceof ProcessExitedError) throw e;
                   ctx.log.warn('cannot probe this binary; its processes are skipped', { exe: p.exe, pid: p.pid, error: e });
-                  return;
+                  return false;
                 }
                 if (b) counters.addPid(p.pid);
+                return b !== undefined;
               },
               remove(ps) {
                 for (const p of ps) {

@@ -51,7 +51,7 @@ export interface BpfObjectProbeConfig {
    */
   interval?: string;
   /**
-   * For uprobe attachments: how often to look for new processes.
+   * For uprobe attachments: Bound on how late a process is found when the kernel cannot report forks, execs and exits (before Linux 5.8, or PROBEFLOW_PROCESS_EVENTS=off): /proc is scanned this often. With kernel events, processes are found as they start and /proc is scanned every 30 s as a safety net.
    */
   rescan?: string;
   metrics: {
@@ -264,7 +264,7 @@ export interface GoRuntimeProbeConfig {
    */
   interval?: string;
   /**
-   * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+   * Bound on how late a process is found when the kernel cannot report forks, execs and exits (before Linux 5.8, or PROBEFLOW_PROCESS_EVENTS=off): /proc is scanned this often. With kernel events, processes are found as they start and /proc is scanned every 30 s as a safety net.
    */
   rescan?: string;
   /**
@@ -334,7 +334,7 @@ export interface KprobeProbeConfig {
    */
   interval?: string;
   /**
-   * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+   * Bound on how late a process is found when the kernel cannot report forks, execs and exits (before Linux 5.8, or PROBEFLOW_PROCESS_EVENTS=off): /proc is scanned this often. With kernel events, processes are found as they start and /proc is scanned every 30 s as a safety net.
    */
   rescan?: string;
   /**
@@ -394,7 +394,7 @@ export interface RawTracepointProbeConfig {
    */
   interval?: string;
   /**
-   * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+   * Bound on how late a process is found when the kernel cannot report forks, execs and exits (before Linux 5.8, or PROBEFLOW_PROCESS_EVENTS=off): /proc is scanned this often. With kernel events, processes are found as they start and /proc is scanned every 30 s as a safety net.
    */
   rescan?: string;
   /**
@@ -601,7 +601,7 @@ export interface TracepointProbeConfig {
    */
   interval?: string;
   /**
-   * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+   * Bound on how late a process is found when the kernel cannot report forks, execs and exits (before Linux 5.8, or PROBEFLOW_PROCESS_EVENTS=off): /proc is scanned this often. With kernel events, processes are found as they start and /proc is scanned every 30 s as a safety net.
    */
   rescan?: string;
   /**
@@ -755,7 +755,7 @@ export interface UprobeProbeConfig {
    */
   interval?: string;
   /**
-   * How often /proc is scanned for processes that started or exited.
+   * Bound on how late a process is found when the kernel cannot report forks, execs and exits (before Linux 5.8, or PROBEFLOW_PROCESS_EVENTS=off): /proc is scanned this often. With kernel events, processes are found as they start and /proc is scanned every 30 s as a safety net.
    */
   rescan?: string;
   /**

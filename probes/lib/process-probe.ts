@@ -10,8 +10,11 @@ import { watchTargets, type TargetChange, type TargetConfig } from './target.js'
 
 /** What a BPF probe brings to the runtime: its own attach, read and teardown; nothing else. */
 export interface ProcessProbeHooks {
-  /** A process the probe now tracks; a throw skips it with a warning (the others go on). */
-  add?(p: ProcessInfo): void;
+  /**
+   * A process that matches the target: whether the probe tracks it (false: not for this
+   * probe, e.g. not a Go binary). A throw skips it with a warning; the others go on.
+   */
+  add?(p: ProcessInfo): boolean;
   /** Tracked processes ended (after their final read); all at once, so maps are swept once. */
   remove?(ps: readonly ProcessInfo[]): void;
   /**
@@ -109,6 +112,9 @@ export function runProcessProbe(
   // 25 at once would hold scrapes for half a second. Processes are attached in slices, with
   // the event loop free in between.
   const queue: ProcessInfo[] = [];
+  // Processes the probe may hold something of: tracked, or whose add threw half-way. Others
+  // (not for this probe: every non-Go process of a target-less go_runtime) cost nothing at exit.
+  const held = new Set<ProcessInfo>();
   let draining = false;
   const drain = guarded(subscriber, () => {
     const until = performance.now() + ATTACH_SLICE_MS;
@@ -117,7 +123,8 @@ export function runProcessProbe(
         [queue.shift()!],
         ctx.log,
         (p) => {
-          hooks.add?.(p);
+          held.add(p);
+          if (hooks.add && !hooks.add(p)) return void held.delete(p);
           targeted.set(p);
           ctx.log.debug('tracking process', { pid: p.pid, exe: p.exe });
           emitSoon(p.pid);
@@ -132,16 +139,23 @@ export function runProcessProbe(
   const targets = opts.target
     ? watchTargets(opts.target, opts.rescanMs, { log: ctx.log }).subscribe({
         next: guarded(subscriber, ({ added, removed }: TargetChange) => {
-          if (removed.length) {
-            hooks.flushInFlight?.();
-            emitFinal(removed);
-            for (const p of removed) {
+          for (const p of removed) {
+            const queued = queue.indexOf(p);
+            if (queued >= 0) queue.splice(queued, 1); // gone before its turn came
+          }
+          const ours = removed.filter((p) => held.has(p));
+          if (ours.length) {
+            const tracked = ours.filter((p) => targeted.has(p.pid));
+            if (tracked.length) {
+              hooks.flushInFlight?.();
+              emitFinal(tracked);
+            }
+            for (const p of ours) {
+              held.delete(p);
               targeted.delete(p.pid);
               fresh.delete(p.pid);
-              const queued = queue.indexOf(p);
-              if (queued >= 0) queue.splice(queued, 1); // gone before its turn came
             }
-            hooks.remove?.(removed);
+            hooks.remove?.(ours);
           }
           queue.push(...added);
           if (!draining && queue.length) drain();
@@ -154,6 +168,7 @@ export function runProcessProbe(
     clearInterval(timer);
     clearTimeout(soon);
     queue.length = 0;
+    held.clear();
     targets?.unsubscribe();
     hooks.close();
   };

@@ -43,7 +43,10 @@ export function tracepointSamples(opts: TracepointCountersOptions, ctx: Componen
         for (const o of objects) (on ? o.update('target_pids', u32(pid), Buffer.from([1])) : o.delete('target_pids', u32(pid)));
       };
       return {
-        add: (p) => setPid(p.pid, true),
+        add: (p) => {
+          setPid(p.pid, true);
+          return true;
+        },
         remove: (ps) => {
           for (const p of ps) {
             setPid(p.pid, false);

@@ -26,6 +26,8 @@ interface GoBinary {
   offsets?: GoOffsets;
   globals?: RuntimeGlobals;
   links: number[];
+  /** Said once its first process is recorded: from that line on, its events count. */
+  announce?: Record<string, unknown>;
 }
 
 interface Tracked extends GoProcess {
@@ -122,9 +124,8 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 globals = undefined;
               }
               if (!globals && (metrics.has('runqueue') || metrics.has('m_nonidle'))) ctx.log.warn('runtime.sched/allp not found: no run-queue or M gauges for this binary', { exe: p.exe });
-              const b: GoBinary = { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), links };
-              ctx.log.info('Go runtime probes attached', { exe: p.exe, go: b.version, points: links.length ? at.length - failed : 0, links: links.length, globals: globals?.source ?? 'none' });
-              return b;
+              const announce = { exe: p.exe, go: symbols.go.version, points: links.length ? at.length - failed : 0, links: links.length, globals: globals?.source ?? 'none' };
+              return { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), links, announce };
             };
 
             return {
@@ -158,6 +159,10 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                   throw e;
                 }
                 tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
+                if (b.announce) {
+                  ctx.log.info('Go runtime probes attached', b.announce);
+                  delete b.announce;
+                }
                 return true;
               },
               remove(ps) {

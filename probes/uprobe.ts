@@ -74,15 +74,18 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
               add(p) {
                 const path = config.binary ? `/proc/${p.pid}/root${config.binary}` : `/proc/${p.pid}/exe`;
                 const id = config.binary ? `${p.binaryId}:${config.binary}` : p.binaryId;
+                // The pid filter first: once "uprobes attached" is logged, every call counts.
+                counters.addPid(p.pid);
                 let b: AttachedBinary | undefined;
                 try {
                   b = binaries.acquire(p, id, () => attach(p, path));
                 } catch (e) {
+                  counters.removePid(p.pid);
                   if (e instanceof ProcessExitedError) throw e;
                   ctx.log.warn('cannot probe this binary; its processes are skipped', { exe: p.exe, pid: p.pid, error: e });
                   return false;
                 }
-                if (b) counters.addPid(p.pid);
+                if (!b) counters.removePid(p.pid);
                 return b !== undefined;
               },
               remove(ps) {

@@ -22,6 +22,8 @@ const progress = (what: string) => process.stderr.write(`bench churn: ${what}\n`
 const BINARIES = 50;
 const PER_BINARY = 4;
 const CHURNED = 25;
+/** The reloader's debounce (engine/runtime/reloader.ts): every reload request waits this long for more. */
+const COALESCE_MS = 100;
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -164,11 +166,11 @@ pipelines:
   for (const p of procs.values()) p.child.kill('SIGKILL');
 
   const rows = [
-    [`start: ${BINARIES} binaries × ${PER_BINARY} processes have series (from spawn, the slowest)`, ms(startup)],
+    [`start: agent start-up until all ${BINARIES} binaries × ${PER_BINARY} processes have series (the slowest, from its spawn before the agent)`, ms(startup)],
     [`churn: a new process's series (from spawn; p50 / max of ${fresh.length})`, `${ms(pct(toSeries, 0.5))} / ${ms(Math.max(...toSeries))}`],
     [`churn: an exited process's series still scraped after its kill (max of ${exited.length})`, `${ms(Math.max(...linger))}`],
     [`churn: scrape latency p50 / p99 / max (${during.length} scrapes)`, `${ms(pct(during, 0.5))} / ${ms(pct(during, 0.99))} / ${ms(Math.max(...during))}`],
-    [`reload, sink option changed (POST /-/reload round trip)`, `${ms(reloadMs)}; ${linksAfter.length} links ${kept ? 'kept (ids equal)' : `NOT kept (${linksBefore.length} → ${linksAfter.length})`}; ${reload.trim().split('\n')[0]}`],
+    [`reload, sink option changed (POST /-/reload round trip, ${COALESCE_MS} ms of it the coalescing window)`, `${ms(reloadMs)}; ${linksAfter.length} links ${kept ? 'kept (ids equal)' : `NOT kept (${linksBefore.length} → ${linksAfter.length})`}; kept: ${(JSON.parse(reload) as { changes?: { kept: string[] } }).changes?.kept.join(', ') ?? reload.trim()}`],
     ['SIGTERM → exit', `${(exitMs / 1000).toFixed(2)} s, exit code ${code}`],
   ];
   return table([`agent, shipped go_runtime options, ${BINARIES + CHURNED} Go binaries`, 'measured'], rows);

@@ -8,7 +8,7 @@ import { BinarySymbols } from './lib/binary-symbols.js';
 import { GoRuntimeMaps, POINTS, type GoProcess, type PointName } from './lib/go/go-runtime-reader.js';
 import { goOffsets, SUPPORTED_GO_MINORS, type GoOffsets } from './lib/go/offsets.js';
 import { ProcessMemory } from './lib/go/process-memory.js';
-import { readRuntimeGauges } from './lib/go/runtime-gauges.js';
+import { allglenProblem, readRuntimeGauges } from './lib/go/runtime-gauges.js';
 import { findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
 import { ElfFile } from './lib/elf-file.js';
 import { stackCheckCookie } from './lib/go-prologue.js';
@@ -26,17 +26,46 @@ interface GoBinary {
   offsets?: GoOffsets;
   globals?: RuntimeGlobals;
   links: number[];
+  /** Metrics this binary cannot have, and why (a point not attached, no offsets, no globals). */
+  missing: Map<string, string>;
   /** Said once its first process is recorded: from that line on, its events count. */
   announce?: Record<string, unknown>;
 }
 
+/** The probe points each metric needs; all of them must be attached. */
+const NEEDS: Record<string, readonly PointName[]> = {
+  blocked: ['park'],
+  gc_pauses: ['stwStop', 'stwStart'],
+  gc_cycles: ['gcMarkTerm'],
+  goroutine_churn: ['newproc', 'goexit'],
+};
+/** Metrics that read the runtime's structs (offsets per Go version). */
+const NEEDS_OFFSETS = new Set(['blocked', 'runqueue', 'm_nonidle', 'goroutines']);
+/** Metrics that read the scheduler's globals from /proc/PID/mem. */
+const NEEDS_GLOBALS = new Set(['runqueue', 'm_nonidle', 'goroutines']);
+
 interface Tracked extends GoProcess {
   version: string;
+  /** Metric → why it is missing for this process; metrics not in it resolved. */
+  missing: Map<string, string>;
+  /** go_runtime_probe_info's labels per metric, built once per labels object. */
+  resolution?: { of: Labels; samples: { labels: Labels; ok: boolean }[] };
   /** go_info's labels, built once per labels object (they change at most once, when the pod is known). */
   info?: { of: Labels; labels: Labels };
   mem?: ProcessMemory;
   globals?: RuntimeGlobals;
   offsets?: GoOffsets;
+}
+
+function resolutionOf(t: Tracked, metrics: ReadonlySet<string>): { labels: Labels; ok: boolean }[] {
+  if (t.resolution?.of !== t.labels) {
+    const samples = [...metrics].map((m) => {
+      const reason = t.missing.get(m);
+      return { ok: reason === undefined, labels: { ...t.labels, metric: m, status: reason === undefined ? 'ok' : 'missing', reason: reason ?? '' } };
+    });
+    t.resolution = { of: t.labels, samples };
+  }
+  return t.resolution.samples;
 }
 
 function infoLabels(t: Tracked): Labels {
@@ -101,21 +130,25 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                   supported: SUPPORTED_GO_MINORS.map((m) => `go1.${m}`).join(', '),
                 });
               }
-              const missing = (symbol: string, e: unknown) => ctx.log.warn('Go runtime probe point not attached; its metric will be missing', { exe: p.exe, symbol, error: e });
-              const at: { fileOffset: number; cookie: number; symbol: string }[] = [];
+              const unattached = new Map<PointName, string>();
+              const missing = (name: PointName, e: unknown) => {
+                unattached.set(name, `probe point ${POINTS[name].symbol} not attached: ${(e as Error).message}`);
+                ctx.log.warn('Go runtime probe point not attached; its metric will be missing', { exe: p.exe, symbol: POINTS[name].symbol, error: e });
+              };
+              const at: { fileOffset: number; cookie: number; symbol: string; name: PointName }[] = [];
               for (const name of points) {
                 const { cookie, symbol } = POINTS[name];
                 try {
                   const f = symbols.resolve(symbol, { at: 'stack_check' });
-                  at.push({ fileOffset: f.fileOffset + f.attachDelta, cookie: cookie | stackCheckCookie(f.stackCheck), symbol });
+                  at.push({ fileOffset: f.fileOffset + f.attachDelta, cookie: cookie | stackCheckCookie(f.stackCheck), symbol, name });
                 } catch (e) {
-                  missing(symbol, e);
+                  missing(name, e);
                 }
               }
               let failed = 0;
               const links = maps.obj.attachUprobes('on_go', path, at, (i, e) => {
                 failed++;
-                missing(at[i]!.symbol, e);
+                missing(at[i]!.name, e);
               });
               let globals: RuntimeGlobals | undefined;
               try {
@@ -125,7 +158,17 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
               }
               if (!globals && (metrics.has('runqueue') || metrics.has('m_nonidle'))) ctx.log.warn('runtime.sched/allp not found: no run-queue or M gauges for this binary', { exe: p.exe });
               const announce = { exe: p.exe, go: symbols.go.version, points: links.length ? at.length - failed : 0, links: links.length, globals: globals?.source ?? 'none' };
-              return { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), links, announce };
+              const lacking = new Map<string, string>();
+              const alloc = allocMode === 'exact' ? (['malloc'] as const) : (['refill', 'releaseAll', 'allocLarge'] as const);
+              for (const m of metrics) {
+                const point = [...(NEEDS[m] ?? []), ...(m === 'alloc' ? alloc : [])].find((n) => unattached.has(n) || (links.length === 0 && points.includes(n)));
+                if (point) lacking.set(m, unattached.get(point) ?? `probe point ${POINTS[point].symbol} not attached`);
+                else if (!offsets && (NEEDS_OFFSETS.has(m) || (m === 'alloc' && allocMode === 'cheap'))) lacking.set(m, `no offset table for ${symbols.go.version} (supported: ${SUPPORTED_GO_MINORS.map((n) => `go1.${n}`).join(', ')})`);
+                else if (!globals && NEEDS_GLOBALS.has(m)) lacking.set(m, 'runtime.sched/allp not found (no symbol table, and stopTheWorldWithSema did not match the known code)');
+                else if (m === 'goroutines' && (offsets?.schedGfreeN === undefined || offsets.pGfreeN === undefined)) lacking.set(m, `offsets of sched.gFree.n and p.gFree.n not known for ${symbols.go.version}`);
+                else if (m === 'goroutines' && globals?.allglen === undefined) lacking.set(m, 'runtime.allglen not found (no symbol table, and runtime.allgadd did not match the known code)');
+              }
+              return { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), links, missing: lacking, announce };
             };
 
             return {
@@ -135,6 +178,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 if (!b) return false;
                 let mem: ProcessMemory | undefined;
                 let globals = b.globals;
+                const missing = new Map(b.missing);
                 if (globals && b.offsets) {
                   try {
                     const elf = ElfFile.open(`/proc/${p.pid}/exe`);
@@ -142,8 +186,14 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                     elf.close();
                     mem = new ProcessMemory(p.pid, ProcessMemory.loadBias(p.pid, base));
                     readRuntimeGauges(mem, globals, b.offsets); // validates addresses and offsets once
+                    const allglen = allglenProblem(mem, globals);
+                    if (allglen && metrics.has('goroutines')) {
+                      missing.set('goroutines', allglen);
+                      globals = { ...globals, allglen: undefined };
+                    }
                   } catch (e) {
                     ctx.log.warn('cannot read the Go scheduler state of this process; no run-queue/M gauges', { pid: p.pid, error: e });
+                    for (const m of NEEDS_GLOBALS) if (metrics.has(m)) missing.set(m, `the scheduler state in /proc/${p.pid}/mem does not check out: ${(e as Error).message}`);
                     mem?.close();
                     mem = undefined;
                     globals = undefined;
@@ -158,11 +208,15 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                   binaries.release(p);
                   throw e;
                 }
-                tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
+                tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, missing, ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
                 if (b.announce) {
                   ctx.log.info('Go runtime probes attached', b.announce);
                   delete b.announce;
                 }
+                // Per process, not per binary: a check against live memory can fail for one of them.
+                const resolved = [...metrics].filter((m) => !missing.has(m));
+                if (missing.size) ctx.log.warn(`Go runtime metrics missing for this process: ${[...missing.keys()].join(', ')}`, { pid: p.pid, exe: p.exe, resolved, missing: Object.fromEntries(missing) });
+                else ctx.log.info('Go runtime metrics resolved', { pid: p.pid, exe: p.exe, resolved });
                 return true;
               },
               remove(ps) {
@@ -179,6 +233,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 const batch = maps.read(procs, { allocMode, metrics }, now);
                 for (const t of procs.values()) {
                   batch.push({ kind: 'gauge', name: 'go_info', labels: infoLabels(t), timestamp: now, value: 1, help: 'Go version of a probed process' });
+                  for (const r of resolutionOf(t, metrics)) batch.push({ kind: 'gauge', name: 'go_runtime_probe_info', labels: r.labels, timestamp: now, value: r.ok ? 1 : 0, help: 'Per process and metric: 1 if the probe measures it, 0 if not (reason says why)' });
                   if (!t.mem || !t.globals || !t.offsets) continue;
                   try {
                     const g = readRuntimeGauges(t.mem, t.globals, t.offsets);

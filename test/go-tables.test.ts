@@ -6,6 +6,9 @@ import { CLASS_TO_SIZE, goOffsets } from '../probes/lib/go/offsets.js';
 import { waitReasonNames } from '../probes/lib/go/wait-reasons.js';
 import { allocatedSize } from '../probes/lib/go/go-runtime-reader.js';
 import { goToolchains } from './helpers/go-toolchains.js';
+import { findRuntimeGlobals, scanAllglen, scanRipRelative } from '../probes/lib/go/runtime-globals.js';
+import { BinarySymbols } from '../probes/lib/binary-symbols.js';
+import { ElfFile } from '../probes/lib/elf-file.js';
 import { buildGoProgram } from './helpers/workloads.js';
 import { requireTool } from './helpers/require-tool.js';
 
@@ -34,6 +37,32 @@ const toolchains = goToolchains();
 describe('Go runtime tables against each toolchain', () => {
   for (const tc of toolchains) {
     const minor = Number(tc.version.split('.')[1]);
+
+    it(`go${tc.version}: the disassembly that finds sched, allp and allglen on stripped binaries agrees with the symbol table`, () => {
+      const plain = buildGoProgram('go-fidelity', 'plain', tc);
+      const symtab = findRuntimeGlobals(plain, BinarySymbols.open(plain))!;
+      expect(symtab.source).toBe('symtab');
+      // The same binary, read as if it had no symbol table: the stripped path over known answers.
+      const symbols = BinarySymbols.open(plain);
+      const code = (name: string) => {
+        const f = symbols.resolve(name, { at: 'entry' });
+        const elf = ElfFile.open(plain);
+        try {
+          return { code: elf.read(f.fileOffset, Math.min(f.size, 4096)), base: f.address };
+        } finally {
+          elf.close();
+        }
+      };
+      const stw = code('runtime.stopTheWorldWithSema');
+      const add = code('runtime.allgadd');
+      expect(scanRipRelative(stw.code, stw.base)).toEqual({ sched: symtab.sched, allp: symtab.allp });
+      expect(scanAllglen(add.code, add.base)).toEqual({ allglen: symtab.allglen, allgsLen: symtab.allgsLen });
+      // And on the stripped build itself, where only the disassembly can answer.
+      const stripped = buildGoProgram('go-fidelity', 'stripped', tc);
+      const found = findRuntimeGlobals(stripped, BinarySymbols.open(stripped))!;
+      expect(found.source).toBe('disassembly');
+      expect(found.allglen).toBeDefined();
+    });
 
     it(`go${tc.version}: struct offsets equal the binary's DWARF`, () => {
       const bin = buildGoProgram('go-fidelity', 'plain', tc);

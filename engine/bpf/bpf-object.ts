@@ -248,6 +248,11 @@ export function splitRecords(buf: Buffer): Buffer[] {
   return out;
 }
 
+/** A little-endian u64 of a map value as a number (exact below 2^53), without a BigInt. */
+export function readU64(b: Buffer, at: number): number {
+  return b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 4294967296;
+}
+
 /**
  * Sums a per-CPU u64 at `offset` across CPU slots of one value, as a number: exact below 2^53
  * (counters of nanoseconds reach that after 104 days of summed time), without a BigInt per CPU.
@@ -255,6 +260,6 @@ export function splitRecords(buf: Buffer): Buffer[] {
 export function sumPerCpu(values: Buffer, entry: number, stride: number, cpus: number, offset: number): number {
   const slot = stride / cpus;
   let total = 0;
-  for (let c = 0, at = entry * stride + offset; c < cpus; c++, at += slot) total += values.readUInt32LE(at) + values.readUInt32LE(at + 4) * 4294967296;
+  for (let c = 0, at = entry * stride + offset; c < cpus; c++, at += slot) total += readU64(values, at);
   return total;
 }

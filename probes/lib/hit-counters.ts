@@ -1,4 +1,4 @@
-import { BpfObject, bundledObjectPath, sumPerCpu, u32 } from '../../engine/bpf/bpf-object.js';
+import { BpfObject, bundledObjectPath, readU64, sumPerCpu, u32 } from '../../engine/bpf/bpf-object.js';
 import type { HistogramSample, Labels, Sample } from '../../engine/model/sample.js';
 
 /** One probe point of bpf/probe_hits.bpf.c; its index is the BPF cookie of its attachments. */
@@ -108,8 +108,8 @@ export class HitCounters {
           kind: 'event',
           name: point.name,
           labels,
-          timestamp: Number(r.readBigUInt64LE(0) / 1_000_000n) + offsetMs,
-          value: Number(r.readBigUInt64LE(24)),
+          timestamp: Math.floor(readU64(r, 0) / 1e6) + offsetMs,
+          value: readU64(r, 24),
           fields: { tid: r.readUInt32LE(16) },
         });
       }

@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import type { ComponentContext } from '../../engine/components/contracts.js';
-import { BpfObject, bundledObjectPath, u32 } from '../../engine/bpf/bpf-object.js';
+import { BpfObject, bundledObjectPath, readU64, u32 } from '../../engine/bpf/bpf-object.js';
 import type { Sample } from '../../engine/model/sample.js';
 import { cstring } from './elf-file.js';
 import type { ScanOptions } from './scan-options.js';
@@ -75,10 +75,6 @@ export function tracepointSamples(opts: TracepointCountersOptions, ctx: Componen
       };
     }),
   );
-}
-
-function readU64(b: Buffer, at: number): number {
-  return b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 4294967296;
 }
 function deleteCounts(objects: BpfObject[], points: number, pid: number): void {
   for (const o of objects) {

@@ -1,4 +1,4 @@
-import { BpfObject, bundledObjectPath, sumPerCpu, u32 } from '../../../engine/bpf/bpf-object.js';
+import { BpfObject, bundledObjectPath, readU64, sumPerCpu, u32 } from '../../../engine/bpf/bpf-object.js';
 import type { HistogramSample, Labels, Sample } from '../../../engine/model/sample.js';
 import { CLASS_TO_SIZE, type GoOffsets } from './offsets.js';
 import { waitReasonName } from './wait-reasons.js';
@@ -111,7 +111,7 @@ export class GoRuntimeMaps {
         const p = procs.get(m.keys.readUInt32LE(i * 8));
         if (!p) continue;
         const v = m.values.subarray(i * m.valueStride);
-        const slots = Array.from({ length: 64 }, (_, s) => Number(v.readBigUInt64LE(16 + s * 8)));
+        const slots = Array.from({ length: 64 }, (_, s) => readU64(v, 16 + s * 8));
         const counts = new Array<number>(STW_BOUNDS.length + 1).fill(0);
         slots.forEach((c, s) => (counts[Math.min(Math.max(s - STW_FIRST_SLOT, 0), STW_BOUNDS.length)]! += c));
         const h: HistogramSample = {
@@ -121,8 +121,8 @@ export class GoRuntimeMaps {
           timestamp: now,
           bounds: STW_BOUNDS,
           counts,
-          sum: Number(v.readBigUInt64LE(8)) / 1e9,
-          count: Number(v.readBigUInt64LE(0)),
+          sum: readU64(v, 8) / 1e9,
+          count: readU64(v, 0),
           help: 'Stop-the-world pauses (stopTheWorldWithSema to startTheWorldWithSema), by GC phase where the Go version tells it',
         };
         out.push(h);

@@ -12,6 +12,24 @@ export interface RuntimeGauges {
 }
 
 /**
+ * Why allglen cannot be trusted in this process, or undefined when it can: it must equal
+ * len(allgs), which allgadd stores it from under allglock (read a few times: a goroutine being
+ * created in between moves both).
+ */
+export function allglenProblem(mem: ProcessMemory, g: RuntimeGlobals): string | undefined {
+  if (g.allglen === undefined) return 'runtime.allglen not found (no symbol table, and runtime.allgadd did not match the known code)';
+  if (g.allgsLen === undefined) return undefined;
+  let last = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const n = mem.u64(g.allglen);
+    const len = mem.u64(g.allgsLen);
+    if (n === len && n >= 1n && n <= 10_000_000n) return undefined;
+    last = `allglen ${n} but len(allgs) ${len}`;
+  }
+  return `runtime.allglen at 0x${g.allglen.toString(16)} does not check out in this process (${last})`;
+}
+
+/**
  * One consistent-enough read of the scheduler state. Go updates these fields without locks
  * we can take, so each value is a snapshot, as runtime.gcount() itself says of its own.
  */

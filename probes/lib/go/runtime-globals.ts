@@ -6,6 +6,8 @@ export interface RuntimeGlobals {
   sched: bigint;
   allp: bigint;
   allglen?: bigint;
+  /** &allgs[1:] — the slice's len word, equal to allglen in a live process (the check that the address is right). */
+  allgsLen?: bigint;
   source: 'symtab' | 'disassembly';
 }
 
@@ -21,15 +23,52 @@ export function findRuntimeGlobals(path: string, symbols: BinarySymbols): Runtim
     const sched = elf.objectSymbol('runtime.sched');
     const allp = elf.objectSymbol('runtime.allp');
     const allglen = elf.objectSymbol('runtime.allglen');
-    if (sched !== undefined && allp !== undefined) return { sched, allp, ...(allglen !== undefined ? { allglen } : {}), source: 'symtab' };
+    const allgs = elf.objectSymbol('runtime.allgs');
+    if (sched !== undefined && allp !== undefined) {
+      return { sched, allp, ...(allglen !== undefined ? { allglen } : {}), ...(allgs !== undefined ? { allgsLen: allgs + 8n } : {}), source: 'symtab' };
+    }
     if (!symbols.has('runtime.stopTheWorldWithSema')) return undefined;
-    const f = symbols.resolve('runtime.stopTheWorldWithSema', { at: 'entry' });
-    const code = elf.read(f.fileOffset, Math.min(f.size, 4096));
-    const found = scanRipRelative(code, f.address);
-    return found ? { ...found, source: 'disassembly' } : undefined;
+    const code = (name: string) => {
+      const f = symbols.resolve(name, { at: 'entry' });
+      return { code: elf.read(f.fileOffset, Math.min(f.size, 4096)), base: f.address };
+    };
+    const stw = code('runtime.stopTheWorldWithSema');
+    const found = scanRipRelative(stw.code, stw.base);
+    if (!found) return undefined;
+    const add = symbols.has('runtime.allgadd') ? code('runtime.allgadd') : undefined;
+    const allg = add ? scanAllglen(add.code, add.base) : undefined;
+    return { ...found, ...(allg ?? {}), source: 'disassembly' };
   } finally {
     elf.close();
   }
+}
+
+/**
+ * allglen on a stripped binary, from runtime.allgadd (gcount() itself is inlined everywhere):
+ * it ends `atomic.Storeuintptr(&allglen, uintptr(len(allgs)))`, compiled on every Go version
+ * checked (1.19, 1.21–1.24, PIE too) as
+ *     mov  rA, [rip+&allgs.len]    ; REX.W 8B, RIP-relative
+ *     lea  rB, [rip+&allglen]      ; REX.W 8D, RIP-relative
+ *     xchg rA, [rB]                ; REX.W 87, mod=00
+ * — a store of the very value just loaded, which tells it from allgptr's store just before.
+ * The caller checks allglen == len(allgs) in live memory before trusting it.
+ */
+export function scanAllglen(code: Buffer, base: bigint): { allglen: bigint; allgsLen: bigint } | undefined {
+  const ripTarget = (i: number) => base + BigInt(i + 7) + BigInt(code.readInt32LE(i + 3));
+  const ripOp = (i: number, op: number) => (code[i]! & 0xf8) === 0x48 && code[i + 1] === op && (code[i + 2]! & 0xc7) === 0x05;
+  const regOf = (i: number) => ((code[i]! & 4) << 1) | ((code[i + 2]! >> 3) & 7);
+  let found: { allglen: bigint; allgsLen: bigint } | undefined;
+  for (let i = 0; i + 17 <= code.length; i++) {
+    if (!ripOp(i, 0x8b) || !ripOp(i + 7, 0x8d)) continue;
+    const x = i + 14;
+    const rex = code[x]!;
+    const modrm = code[x + 2]!;
+    if ((rex & 0xf8) !== 0x48 || code[x + 1] !== 0x87 || modrm >> 6 !== 0) continue;
+    const stored = ((rex & 4) << 1) | ((modrm >> 3) & 7);
+    const into = ((rex & 1) << 3) | (modrm & 7);
+    if (stored === regOf(i) && into === regOf(i + 7)) found = { allglen: ripTarget(i + 7), allgsLen: ripTarget(i) };
+  }
+  return found;
 }
 
 /** REX.W/REX.WR + 8D (lea) or 8B (mov) with a RIP-relative ModRM (mod=00, rm=101). */

@@ -75,6 +75,10 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
         try {
           await cheap.tracking(w.pid);
           await exact.tracking(w.pid);
+          // The pause histograms exist from attach on, before any pause: rate() needs the series.
+          await waitFor(() => cheap.series('go_gc_pause_seconds', w.pid).length > 0, 5000, 'pause series from attach');
+          const phases = Number(tc.version.split('.')[1]) >= 21 ? ['mark_termination', 'sweep_termination'] : ['unknown'];
+          expect(cheap.series('go_gc_pause_seconds', w.pid).map((h) => h.labels.phase).sort()).toEqual(phases);
           w.next();
           const done = await w.phase('done');
           const cycles = done.gc_cycles - ready.gc_cycles;

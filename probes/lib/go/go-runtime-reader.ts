@@ -32,11 +32,14 @@ const STW_FIRST_SLOT = 10;
 const STW_LAST_SLOT = 36;
 export const STW_BOUNDS: readonly number[] = Array.from({ length: STW_LAST_SLOT - STW_FIRST_SLOT + 1 }, (_, i) => 2 ** (STW_FIRST_SLOT + i) / 1e9);
 const STW_PHASES = ['unknown', 'mark_termination', 'sweep_termination', 'other'];
+const STW_HELP = 'Stop-the-world pauses (stopTheWorldWithSema to startTheWorldWithSema), by GC phase where the Go version tells it';
 
 export interface GoProcess {
   pid: number;
   minor: number;
   labels: Labels;
+  /** With stwReason, pauses come by phase (Go 1.21+ with an offset table); else as phase "unknown". */
+  offsets?: Pick<GoOffsets, 'stwReason'>;
 }
 
 /**
@@ -107,6 +110,7 @@ export class GoRuntimeMaps {
 
     if (opts.metrics.has('gc_pauses')) {
       const m = this.obj.readMap('stw');
+      const seen = new Set<string>();
       for (let i = 0; i < m.count; i++) {
         const p = procs.get(m.keys.readUInt32LE(i * 8));
         if (!p) continue;
@@ -123,9 +127,17 @@ export class GoRuntimeMaps {
           counts,
           sum: readU64(v, 8) / 1e9,
           count: readU64(v, 0),
-          help: 'Stop-the-world pauses (stopTheWorldWithSema to startTheWorldWithSema), by GC phase where the Go version tells it',
+          help: STW_HELP,
         };
         out.push(h);
+        seen.add(`${p.pid}:${h.labels.phase}`);
+      }
+      // From attach on, with zero counts: rate() and dashboards need the series before the first pause.
+      for (const p of procs.values()) {
+        for (const phase of p.offsets?.stwReason ? ['mark_termination', 'sweep_termination'] : ['unknown']) {
+          if (seen.has(`${p.pid}:${phase}`)) continue;
+          out.push({ kind: 'histogram', name: 'go_gc_pause_seconds', labels: { ...p.labels, phase }, timestamp: now, bounds: STW_BOUNDS, counts: new Array<number>(STW_BOUNDS.length + 1).fill(0), sum: 0, count: 0, help: STW_HELP });
+        }
       }
     }
 

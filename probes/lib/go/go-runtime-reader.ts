@@ -32,7 +32,29 @@ const STW_FIRST_SLOT = 10;
 const STW_LAST_SLOT = 36;
 export const STW_BOUNDS: readonly number[] = Array.from({ length: STW_LAST_SLOT - STW_FIRST_SLOT + 1 }, (_, i) => 2 ** (STW_FIRST_SLOT + i) / 1e9);
 const STW_PHASES = ['unknown', 'mark_termination', 'sweep_termination', 'other'];
-const STW_HELP = 'Stop-the-world pauses (stopTheWorldWithSema to startTheWorldWithSema), by GC phase where the Go version tells it';
+const GC_PAUSE_HELP = 'GC stop-the-world pauses (stopTheWorldWithSema to startTheWorldWithSema), by phase where the Go version tells it (1.21+; "unknown" before, where non-GC pauses are counted too)';
+const OTHER_PAUSE_HELP = 'Stop-the-world pauses that are not GC (ReadMemStats, goroutine profiles, GOMAXPROCS, traces…), Go 1.21+';
+
+/**
+ * A pause histogram of one process: GC pauses by phase in go_gc_pause_seconds, as Go's own
+ * /sched/pauses/total/gc:seconds; the world stopped for anything else (phase "other", told by
+ * stopTheWorldWithSema's reason from 1.21) in go_sched_pauses_other_seconds, as
+ * /sched/pauses/total/other:seconds.
+ */
+function pauseHistogram(p: GoProcess, phase: string, timestamp: number, counts: number[], sum: number, count: number): HistogramSample {
+  const other = phase === 'other';
+  return {
+    kind: 'histogram',
+    name: other ? 'go_sched_pauses_other_seconds' : 'go_gc_pause_seconds',
+    labels: other ? p.labels : { ...p.labels, phase },
+    timestamp,
+    bounds: STW_BOUNDS,
+    counts,
+    sum,
+    count,
+    help: other ? OTHER_PAUSE_HELP : GC_PAUSE_HELP,
+  };
+}
 
 export interface GoProcess {
   pid: number;
@@ -118,25 +140,14 @@ export class GoRuntimeMaps {
         const slots = Array.from({ length: 64 }, (_, s) => readU64(v, 16 + s * 8));
         const counts = new Array<number>(STW_BOUNDS.length + 1).fill(0);
         slots.forEach((c, s) => (counts[Math.min(Math.max(s - STW_FIRST_SLOT, 0), STW_BOUNDS.length)]! += c));
-        const h: HistogramSample = {
-          kind: 'histogram',
-          name: 'go_gc_pause_seconds',
-          labels: { ...p.labels, phase: STW_PHASES[m.keys.readUInt32LE(i * 8 + 4)] ?? 'other' },
-          timestamp: now,
-          bounds: STW_BOUNDS,
-          counts,
-          sum: readU64(v, 8) / 1e9,
-          count: readU64(v, 0),
-          help: STW_HELP,
-        };
-        out.push(h);
-        seen.add(`${p.pid}:${h.labels.phase}`);
+        const phase = STW_PHASES[m.keys.readUInt32LE(i * 8 + 4)] ?? 'other';
+        out.push(pauseHistogram(p, phase, now, counts, readU64(v, 8) / 1e9, readU64(v, 0)));
+        seen.add(`${p.pid}:${phase}`);
       }
       // From attach on, with zero counts: rate() and dashboards need the series before the first pause.
       for (const p of procs.values()) {
-        for (const phase of p.offsets?.stwReason ? ['mark_termination', 'sweep_termination'] : ['unknown']) {
-          if (seen.has(`${p.pid}:${phase}`)) continue;
-          out.push({ kind: 'histogram', name: 'go_gc_pause_seconds', labels: { ...p.labels, phase }, timestamp: now, bounds: STW_BOUNDS, counts: new Array<number>(STW_BOUNDS.length + 1).fill(0), sum: 0, count: 0, help: STW_HELP });
+        for (const phase of p.offsets?.stwReason ? ['mark_termination', 'sweep_termination', 'other'] : ['unknown']) {
+          if (!seen.has(`${p.pid}:${phase}`)) out.push(pauseHistogram(p, phase, now, new Array<number>(STW_BOUNDS.length + 1).fill(0), 0, 0));
         }
       }
     }

@@ -68,6 +68,7 @@ func snapshot(phase string) {
 	}
 	out["pause_buckets"] = buckets
 	out["goroutines"] = samples[3].Value.Uint64()
+	out["read_memstats"] = readMemStats
 	waited := map[string]float64{}
 	for k, v := range waitedNs {
 		waited[k] = float64(atomic.LoadInt64(v)) / 1e9
@@ -79,6 +80,9 @@ func snapshot(phase string) {
 	}
 	fmt.Println(string(b))
 }
+
+// readMemStats is how many non-GC stop-the-worlds phase "done" adds (ReadMemStats stops the world).
+const readMemStats = 5
 
 func main() {
 	in := bufio.NewReader(os.Stdin)
@@ -131,12 +135,17 @@ func main() {
 			head = nil
 		}
 	}
+	// 5. Stop-the-worlds that are not GC: a library reading MemStats per scrape does this.
+	var ms runtime.MemStats
+	for i := 0; i < readMemStats; i++ {
+		runtime.ReadMemStats(&ms)
+	}
 	runtime.GC()
 	runtime.GC()
 	snapshot("done")
 	wait()
 
-	// 5. Burst: GOMAXPROCS spinners occupy every P; 200 goroutines queue behind them.
+	// 6. Burst: GOMAXPROCS spinners occupy every P; 200 goroutines queue behind them.
 	var stop int32
 	procs := runtime.GOMAXPROCS(0)
 	for i := 0; i < procs; i++ {

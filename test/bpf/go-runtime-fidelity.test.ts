@@ -15,6 +15,9 @@ interface Snapshot {
   pause_count: number;
   /** Non-GC stop-the-worlds (ReadMemStats calls) between "ready" and "done". */
   read_memstats: number;
+  /** Goroutines parked forever since phase "work", and how long ago they were started. */
+  leaked: number;
+  leaked_age_seconds?: number;
   pause_counts: number[];
   pause_buckets: number[];
   goroutines: number;
@@ -138,6 +141,13 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
           const final = await w.phase('final');
           // Stripped too: allglen is found in runtime.allgadd's code and checked against len(allgs).
           await waitFor(() => Math.abs((cheap.value('go_goroutines', w.pid) ?? -99) - final.goroutines) <= 2, 10_000, `go_goroutines ≈ ${final.goroutines} (saw ${cheap.value('go_goroutines', w.pid)})`);
+          // The leak: 25 goroutines parked on a channel since phase "work" never wake, so blocked
+          // time never counts them; the park map shows them now, with their age.
+          const waiting = () => cheap.value('go_sched_goroutines_waiting', w.pid, { reason: 'chan receive' }) ?? 0;
+          const oldest = () => cheap.value('go_sched_goroutines_waiting_oldest_seconds', w.pid, { reason: 'chan receive' }) ?? 0;
+          await waitFor(() => waiting() >= final.leaked && oldest() >= final.leaked_age_seconds! - 0.01, 5000, `${final.leaked} leaked goroutines waiting ≥ ${final.leaked_age_seconds} s (saw ${waiting()}, ${oldest()} s)`);
+          expect(waiting()).toBeLessThanOrEqual(final.leaked + 2);
+          console.log(`go${tc.version} ${flavour}: waiting now ${cheap.series('go_sched_goroutines_waiting', w.pid).map((s) => `${s.labels.reason}=${s.kind === 'gauge' ? s.value : ''}`).join(', ')}`);
           // Every metric says it resolved, per process: nothing silently missing.
           const info = cheap.series('go_runtime_probe_info', w.pid);
           expect(Object.fromEntries(info.map((s) => [s.labels.metric, s.labels.status]))).toEqual(Object.fromEntries(['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc'].map((m) => [m, 'ok'])));

@@ -73,6 +73,8 @@ export const DEFAULT_MAX_PROCESSES = 4096;
 
 export class GoRuntimeMaps {
   readonly obj: BpfObject;
+  /** Wait reasons each process has had goroutines parked on: their gauges go to 0, not away. */
+  private readonly waitReasons = new Map<number, Set<number>>();
 
   constructor(maxProcesses = DEFAULT_MAX_PROCESSES) {
     this.obj = new BpfObject(bundledObjectPath('go_runtime'));
@@ -106,6 +108,7 @@ export class GoRuntimeMaps {
   removeProcesses(pids: readonly number[]): void {
     if (pids.length === 0) return;
     const gone = new Set(pids);
+    for (const pid of pids) this.waitReasons.delete(pid);
     for (const pid of pids) this.obj.delete('procs', u32(pid));
     for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'parked']) {
       const k = this.obj.readKeys(map);
@@ -129,6 +132,8 @@ export class GoRuntimeMaps {
         counter('go_sched_goroutines_blocked_total', labels, sumPerCpu(m.values, i, m.valueStride, m.cpus, 8), 'Completed goroutine parks (wakeups), by wait reason');
       }
     }
+
+    if (opts.metrics.has('blocked')) this.readWaiting(procs, now, out);
 
     if (opts.metrics.has('gc_pauses')) {
       const m = this.obj.readMap('stw');
@@ -169,6 +174,42 @@ export class GoRuntimeMaps {
       }
     }
     return out;
+  }
+
+  /**
+   * Goroutines parked right now, by wait reason, and how long the oldest has waited: read from
+   * the in-kernel park map (an entry per parked goroutine since attach, deleted at wakeup), so
+   * a goroutine parked forever — a leak — shows here, though blocked time counts it only at
+   * wakeup. A reason seen once stays, at 0, when nothing waits on it any more.
+   */
+  private readWaiting(procs: Map<number, GoProcess>, now: number, out: Sample[]): void {
+    const m = this.obj.readMap('parked');
+    const monoNow = Number(process.hrtime.bigint()) / 1e9;
+    const byReason = new Map<string, { p: GoProcess; reason: number; count: number; oldest: number }>();
+    for (let i = 0; i < m.count; i++) {
+      const p = procs.get(m.keys.readUInt32LE(i * 16));
+      if (!p) continue;
+      const at = i * m.valueStride;
+      const reason = m.values.readUInt32LE(at + 8);
+      const key = `${p.pid}:${reason}`;
+      const parkedAt = readU64(m.values, at) / 1e9;
+      const e = byReason.get(key);
+      if (e) {
+        e.count++;
+        e.oldest = Math.min(e.oldest, parkedAt);
+      } else byReason.set(key, { p, reason, count: 1, oldest: parkedAt });
+    }
+    for (const p of procs.values()) {
+      const seen = (this.waitReasons.get(p.pid) ?? new Set<number>());
+      this.waitReasons.set(p.pid, seen);
+      for (const e of byReason.values()) if (e.p === p) seen.add(e.reason);
+      for (const reason of seen) {
+        const e = byReason.get(`${p.pid}:${reason}`);
+        const labels = { ...p.labels, reason: waitReasonName(p.minor, reason) };
+        out.push({ kind: 'gauge', name: 'go_sched_goroutines_waiting', labels, timestamp: now, value: e?.count ?? 0, help: 'Goroutines parked right now, by wait reason (parked since the probe attached)' });
+        out.push({ kind: 'gauge', name: 'go_sched_goroutines_waiting_oldest_seconds', labels, timestamp: now, value: e ? Math.max(0, monoNow - e.oldest) : 0, help: 'How long the longest-parked goroutine of each wait reason has waited' });
+      }
+    }
   }
 
   /** mallocgc sizes → heap bytes, rounded as the allocator rounds them. */

@@ -28,6 +28,14 @@ const (
 
 var keep [][]byte
 
+// A goroutine leak: parked on a channel nobody sends on, from phase "work" until exit.
+const leaked = 25
+
+var (
+	leak     = make(chan struct{})
+	leakedAt time.Time
+)
+
 // Wall time the workload's goroutines spent in each kind of wait, measured by themselves:
 // the ground truth for blocked time (a nominal 300 ms sleep lasts longer on a busy machine).
 var waitedNs = map[string]*int64{"sleep": new(int64), "chan receive": new(int64), "mutex": new(int64)}
@@ -69,6 +77,11 @@ func snapshot(phase string) {
 	out["pause_buckets"] = buckets
 	out["goroutines"] = samples[3].Value.Uint64()
 	out["read_memstats"] = readMemStats
+	out["leaked"] = 0
+	if !leakedAt.IsZero() {
+		out["leaked"] = leaked
+		out["leaked_age_seconds"] = time.Since(leakedAt).Seconds()
+	}
 	waited := map[string]float64{}
 	for k, v := range waitedNs {
 		waited[k] = float64(atomic.LoadInt64(v)) / 1e9
@@ -135,7 +148,11 @@ func main() {
 			head = nil
 		}
 	}
-	// 5. Stop-the-worlds that are not GC: a library reading MemStats per scrape does this.
+	// 5. The leak, then stop-the-worlds that are not GC: a library reading MemStats per scrape does this.
+	leakedAt = time.Now()
+	for i := 0; i < leaked; i++ {
+		go func() { <-leak }()
+	}
 	var ms runtime.MemStats
 	for i := 0; i < readMemStats; i++ {
 		runtime.ReadMemStats(&ms)

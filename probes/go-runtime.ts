@@ -17,7 +17,7 @@ import { BinaryLinks } from './lib/binary-links.js';
 import { runProcessProbe } from './lib/process-probe.js';
 import { scanOptions } from './lib/scan-options.js';
 
-const DEFAULT_METRICS = ['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc'];
+const DEFAULT_METRICS = ['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc', 'threads', 'gomaxprocs'];
 
 /** What one Go binary (inode) needs: its symbols, version, offsets, and the links placed in it. */
 interface GoBinary {
@@ -40,9 +40,9 @@ const NEEDS: Record<string, readonly PointName[]> = {
   goroutine_churn: ['newproc', 'goexit'],
 };
 /** Metrics that read the runtime's structs (offsets per Go version). */
-const NEEDS_OFFSETS = new Set(['blocked', 'runqueue', 'm_nonidle', 'goroutines']);
+const NEEDS_OFFSETS = new Set(['blocked', 'runqueue', 'm_nonidle', 'goroutines', 'threads']);
 /** Metrics that read the scheduler's globals from /proc/PID/mem. */
-const NEEDS_GLOBALS = new Set(['runqueue', 'm_nonidle', 'goroutines']);
+const NEEDS_GLOBALS = new Set(['runqueue', 'm_nonidle', 'goroutines', 'threads', 'gomaxprocs']);
 
 interface Tracked extends GoProcess {
   version: string;
@@ -82,7 +82,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
     const m = new Set(config.metrics ?? DEFAULT_METRICS);
     const k = new Set<SampleKind>();
     if (m.has('blocked') || m.has('gc_cycles') || m.has('alloc') || m.has('goroutine_churn')) k.add('counter');
-    if (m.has('runqueue') || m.has('m_nonidle') || m.has('goroutines')) k.add('gauge');
+    if (m.has('runqueue') || m.has('m_nonidle') || m.has('goroutines') || m.has('threads') || m.has('gomaxprocs')) k.add('gauge');
     if (m.has('gc_pauses')) k.add('histogram');
     k.add('gauge'); // go_info
     return k;
@@ -239,6 +239,8 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                     const g = readRuntimeGauges(t.mem, t.globals, t.offsets);
                     if (metrics.has('runqueue')) g.runq.forEach((n, i) => batch.push({ kind: 'gauge', name: 'go_sched_p_local_queue_length', labels: { ...t.labels, p: String(i) }, timestamp: now, value: n, help: 'Goroutines in each P’s local run queue (runnext included)' }));
                     if (metrics.has('m_nonidle')) batch.push({ kind: 'gauge', name: 'go_sched_m_nonidle_count', labels: t.labels, timestamp: now, value: g.nonIdleMs, help: 'OS threads (Ms) not idle: mcount − nmidle − nmidlelocked − nmsys' });
+                    if (metrics.has('threads')) batch.push({ kind: 'gauge', name: 'go_threads', labels: t.labels, timestamp: now, value: g.threads, help: 'OS threads of the Go runtime (Ms), as runtime.mcount() counts them' });
+                    if (metrics.has('gomaxprocs')) batch.push({ kind: 'gauge', name: 'go_sched_gomaxprocs_threads', labels: t.labels, timestamp: now, value: g.gomaxprocs, help: 'GOMAXPROCS: Ps the scheduler runs goroutines on (len(runtime.allp)), as /sched/gomaxprocs:threads' });
                     if (metrics.has('goroutines') && g.goroutines !== undefined) batch.push({ kind: 'gauge', name: 'go_goroutines', labels: t.labels, timestamp: now, value: g.goroutines, help: 'Live goroutines, as runtime.gcount() counts them' });
                   } catch {
                     // The process is exiting; its exit event removes it.

@@ -247,13 +247,35 @@ export interface GoRuntimeProbeConfig {
     cgroup?: string;
   };
   /**
-   * goroutine_churn (created/exited counters) probes every goroutine start and exit and is off by default.
+   * goroutine_churn (created/exited counters) probes every goroutine start and exit and is off by default. threads (go_threads: OS threads, runtime.mcount()) and gomaxprocs (go_sched_gomaxprocs_threads) are read from runtime.sched and runtime.allp each interval.
    *
    * @minItems 1
    */
   metrics?: [
-    'blocked' | 'gc_pauses' | 'gc_cycles' | 'runqueue' | 'm_nonidle' | 'goroutines' | 'alloc' | 'goroutine_churn',
-    ...('blocked' | 'gc_pauses' | 'gc_cycles' | 'runqueue' | 'm_nonidle' | 'goroutines' | 'alloc' | 'goroutine_churn')[]
+    (
+      | 'blocked'
+      | 'gc_pauses'
+      | 'gc_cycles'
+      | 'runqueue'
+      | 'm_nonidle'
+      | 'goroutines'
+      | 'alloc'
+      | 'goroutine_churn'
+      | 'threads'
+      | 'gomaxprocs'
+    ),
+    ...(
+      | 'blocked'
+      | 'gc_pauses'
+      | 'gc_cycles'
+      | 'runqueue'
+      | 'm_nonidle'
+      | 'goroutines'
+      | 'alloc'
+      | 'goroutine_churn'
+      | 'threads'
+      | 'gomaxprocs'
+    )[]
   ];
   /**
    * cheap: Go's own span accounting ((*mcache).refill, releaseAll, allocLarge), a probe hit per span; exact: every mallocgc call (µs per allocation).

@@ -1,5 +1,6 @@
 import type { HistogramSample, Sample } from '../../engine/model/sample.js';
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goRuntimeProbe } from '../../probes/go-runtime.js';
 import { waitFor } from '../helpers/cli.js';
@@ -148,9 +149,14 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
           await waitFor(() => waiting() >= final.leaked && oldest() >= final.leaked_age_seconds! - 0.01, 5000, `${final.leaked} leaked goroutines waiting ≥ ${final.leaked_age_seconds} s (saw ${waiting()}, ${oldest()} s)`);
           expect(waiting()).toBeLessThanOrEqual(final.leaked + 2);
           console.log(`go${tc.version} ${flavour}: waiting now ${cheap.series('go_sched_goroutines_waiting', w.pid).map((s) => `${s.labels.reason}=${s.kind === 'gauge' ? s.value : ''}`).join(', ')}`);
+          // GOMAXPROCS=2 from the environment, exactly; the runtime's Ms against the kernel's own
+          // thread list (a pure-Go process has no other threads).
+          expect(cheap.value('go_sched_gomaxprocs_threads', w.pid)).toBe(2);
+          const osThreads = () => readdirSync(`/proc/${w.pid}/task`).length;
+          await waitFor(() => cheap.value('go_threads', w.pid) === osThreads(), 5000, `go_threads = ${osThreads()} OS threads (saw ${cheap.value('go_threads', w.pid)})`);
           // Every metric says it resolved, per process: nothing silently missing.
           const info = cheap.series('go_runtime_probe_info', w.pid);
-          expect(Object.fromEntries(info.map((s) => [s.labels.metric, s.labels.status]))).toEqual(Object.fromEntries(['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc'].map((m) => [m, 'ok'])));
+          expect(Object.fromEntries(info.map((s) => [s.labels.metric, s.labels.status]))).toEqual(Object.fromEntries(['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc', 'threads', 'gomaxprocs'].map((m) => [m, 'ok'])));
           expect(cheap.error).toBeUndefined();
           expect(exact.error).toBeUndefined();
         } finally {

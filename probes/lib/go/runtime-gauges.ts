@@ -9,6 +9,10 @@ export interface RuntimeGauges {
   nonIdleMs: number;
   /** runtime.gcount(): all Gs − free Gs − system Gs; undefined without allglen. */
   goroutines?: number;
+  /** runtime.mcount(): Ms (OS threads) the runtime has, mnext − nmfreed. */
+  threads: number;
+  /** GOMAXPROCS: len(allp), which procresize keeps equal to it. */
+  gomaxprocs: number;
 }
 
 /**
@@ -59,5 +63,5 @@ export function readRuntimeGauges(mem: ProcessMemory, g: RuntimeGlobals, o: GoOf
     const allglen = Number(mem.u64(g.allglen));
     goroutines = Math.max(1, allglen - i32(o.schedGfreeN) - sched.readUInt32LE(o.schedNgsys) - freeInPs);
   }
-  return { runq, nonIdleMs, ...(goroutines !== undefined ? { goroutines } : {}) };
+  return { runq, nonIdleMs, threads: mcount, gomaxprocs: len, ...(goroutines !== undefined ? { goroutines } : {}) };
 }

@@ -22,14 +22,17 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  # A fresh machine may still be running its own apt (unattended-upgrades at boot): wait for
+  # the dpkg lock instead of failing at once (seen here: "Could not get lock … held by apt-get").
+  lock=(-o DPkg::Lock::Timeout=300)
+  apt-get "${lock[@]}" update -qq
   # prometheus and victoria-metrics ship services; the tests start their own on loopback, so
   # the packages must not start theirs (policy-rc.d 101: "action not allowed").
   policy=/usr/sbin/policy-rc.d
   own_policy=
   if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1; fi
   status=0
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
   [[ -n $own_policy ]] && rm -f "$policy"
   if ((status)); then echo "setup: apt-get install ${missing[*]} failed (exit $status)" >&2; exit "$status"; fi
 fi

@@ -517,31 +517,10 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     Napi::Env env = info.Env();
     struct bpf_map* m = FindMap(env, info[0]);
     if (!m) return env.Undefined();
-    int fd = bpf_map__fd(m);
     size_t ks = bpf_map__key_size(m), stride = ValueStride(m);
     std::vector<uint8_t> keys, values;
     size_t count = 0;
-    bool allow = info.Length() < 2 || info[1].ToBoolean().Value();
-    bool batched = allow && !no_batch_.count(fd) && ReadBatched(fd, ks, stride, bpf_map__max_entries(m), keys, values, count, true);
-    if (!batched) {
-      // Kernels before 5.6 (and map types without batch ops): two syscalls per entry.
-      if (allow) no_batch_.insert(fd);
-      keys.clear();
-      values.clear();
-      count = 0;
-      std::vector<uint8_t> key(ks), next(ks), val(stride);
-      void* prev = nullptr;
-      while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
-        if (bpf_map_lookup_elem(fd, next.data(), val.data()) == 0) {
-          keys.insert(keys.end(), next.begin(), next.end());
-          values.insert(values.end(), val.begin(), val.end());
-          count++;
-        }
-        key.swap(next);
-        prev = key.data();
-        if (count > bpf_map__max_entries(m)) break;  // a hash map mutating under us: stop
-      }
-    }
+    bool batched = ReadEntries(m, info.Length() < 2 || info[1].ToBoolean().Value(), true, keys, values, count);
     Napi::Object out = Napi::Object::New(env);
     out.Set("count", static_cast<double>(count));
     out.Set("keySize", static_cast<double>(ks));
@@ -551,6 +530,49 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), count * ks));
     out.Set("values", Napi::Buffer<uint8_t>::Copy(env, values.data(), count * stride));
     return out;
+  }
+
+  // readKeys(name, allowBatch = true) -> { count, keySize, keys: Buffer }: for sweeps that only
+  // look at keys (entries of exited processes): no values copied out to JS.
+  Napi::Value ReadKeys(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    struct bpf_map* m = FindMap(env, info[0]);
+    if (!m) return env.Undefined();
+    size_t ks = bpf_map__key_size(m);
+    std::vector<uint8_t> keys, values;
+    size_t count = 0;
+    ReadEntries(m, info.Length() < 2 || info[1].ToBoolean().Value(), false, keys, values, count);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("count", static_cast<double>(count));
+    out.Set("keySize", static_cast<double>(ks));
+    out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), count * ks));
+    return out;
+  }
+
+  // Every entry of a map: BPF_MAP_LOOKUP_BATCH where allowed and the kernel has it (true back),
+  // else entry by entry — get_next_key, plus a lookup when values are wanted (kernels < 5.6).
+  bool ReadEntries(struct bpf_map* m, bool allow, bool withValues, std::vector<uint8_t>& keys, std::vector<uint8_t>& values,
+                   size_t& count) {
+    int fd = bpf_map__fd(m);
+    size_t ks = bpf_map__key_size(m), stride = ValueStride(m), max = bpf_map__max_entries(m);
+    if (allow && !no_batch_.count(fd) && ReadBatched(fd, ks, stride, max, keys, values, count, withValues)) return true;
+    if (allow) no_batch_.insert(fd);
+    keys.clear();
+    values.clear();
+    count = 0;
+    std::vector<uint8_t> key(ks), next(ks), val(stride);
+    void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+      if (!withValues || bpf_map_lookup_elem(fd, next.data(), val.data()) == 0) {
+        keys.insert(keys.end(), next.begin(), next.end());
+        if (withValues) values.insert(values.end(), val.begin(), val.end());
+        count++;
+      }
+      key.swap(next);
+      prev = key.data();
+      if (count > max) break;  // a hash map mutating under us: stop
+    }
+    return false;
   }
 
   // Maps (by fd) whose kernel refused BPF_MAP_LOOKUP_BATCH once: not asked again.
@@ -583,40 +605,6 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
       in.swap(out);
       first = false;
     }
-  }
-
-  // readKeys(name, allowBatch = true) -> { count, keySize, keys: Buffer }: for sweeps that only
-  // look at keys (entries of exited processes). A batch read per 256 entries where the kernel
-  // has it, else one get_next_key per entry (half the syscalls of a full read).
-  Napi::Value ReadKeys(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    struct bpf_map* m = FindMap(env, info[0]);
-    if (!m) return env.Undefined();
-    int fd = bpf_map__fd(m);
-    size_t ks = bpf_map__key_size(m), stride = ValueStride(m);
-    bool allow = info.Length() < 2 || info[1].ToBoolean().Value();
-    std::vector<uint8_t> keys, values;
-    size_t count = 0;
-    bool batched = allow && !no_batch_.count(fd) && ReadBatched(fd, ks, stride, bpf_map__max_entries(m), keys, values, count, false);
-    if (!batched) {
-      if (allow) no_batch_.insert(fd);
-      keys.clear();
-      count = 0;
-      std::vector<uint8_t> key(ks), next(ks);
-      void* prev = nullptr;
-      while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
-        keys.insert(keys.end(), next.begin(), next.end());
-        count++;
-        key.swap(next);
-        prev = key.data();
-        if (count > bpf_map__max_entries(m)) break;
-      }
-    }
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("count", static_cast<double>(count));
-    out.Set("keySize", static_cast<double>(ks));
-    out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), count * ks));
-    return out;
   }
 
   Napi::Value UpdateElem(const Napi::CallbackInfo& info) {

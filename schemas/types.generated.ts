@@ -23,7 +23,7 @@ export interface BpfObjectProbeConfig {
     kprobe?: string;
     uprobe?: {
       /**
-       * Which processes to probe; every given condition must hold. Processes that start later are picked up at the next rescan.
+       * Which processes to probe; every given condition must hold. Processes that start later are found as they start (kernel events), else at the next rescan.
        */
       target: {
         /**
@@ -51,7 +51,7 @@ export interface BpfObjectProbeConfig {
    */
   interval?: string;
   /**
-   * For uprobe attachments: Bound on how late a process is found when the kernel cannot report forks, execs and exits (before Linux 5.8, or PROBEFLOW_PROCESS_EVENTS=off): /proc is scanned this often. With kernel events, processes are found as they start and /proc is scanned every 30 s as a safety net.
+   * For uprobe attachments: how late a new process is found at most (see the other probes' rescan).
    */
   rescan?: string;
   metrics: {
@@ -638,7 +638,7 @@ export interface TracepointProbeConfig {
 export interface UprobeProbeConfig {
   type: 'uprobe';
   /**
-   * Which processes to probe; every given condition must hold. Processes that start later are picked up at the next rescan.
+   * Which processes to probe; every given condition must hold. Processes that start later are found as they start (kernel events), else at the next rescan.
    */
   target: {
     /**

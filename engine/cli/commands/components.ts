@@ -1,5 +1,6 @@
 import type { AnyFactory, ComponentKind } from '../../components/contracts.js';
 import type { Registry } from '../../components/registry.js';
+import { loadSharedSchema } from '../../components/load-schema.js';
 
 const KINDS: ComponentKind[] = ['probe', 'stage', 'sink'];
 
@@ -28,12 +29,25 @@ export function componentsCommand(type: string | undefined, json: boolean, regis
   return 0;
 }
 
+/**
+ * An option's schema with its `$ref` into common.schema.json followed (refs chain: rescan →
+ * duration), its own keys winning; a duration is a type of its own to the reader.
+ */
+function resolved(prop: Record<string, any>): Record<string, any> {
+  const name = /#\/\$defs\/(\w+)$/.exec(prop.$ref ?? '')?.[1];
+  const target = name ? (loadSharedSchema('common') as Record<string, any>).$defs?.[name] : undefined;
+  if (!name || !target) return prop;
+  const { $ref: _ref, ...own } = prop;
+  return name === 'duration' ? { type: 'duration', ...own } : { ...resolved(target), ...own };
+}
+
 /** One line per option: name, JSON type, default, description (nested objects indented). */
 function options(schema: Record<string, any>, indent: string): string[] {
   const lines: string[] = [];
   const required = new Set<string>(schema.required ?? []);
-  for (const [name, prop] of Object.entries<Record<string, any>>(schema.properties ?? {})) {
+  for (const [name, declared] of Object.entries<Record<string, any>>(schema.properties ?? {})) {
     if (name === 'type') continue;
+    const prop = resolved(declared);
     const t = prop.enum ? prop.enum.map((v: unknown) => JSON.stringify(v)).join('|') : prop.type ?? (prop.$ref?.includes('duration') ? 'duration' : prop.$ref ? 'object' : 'any');
     const def = prop.default !== undefined ? ` = ${JSON.stringify(prop.default)}` : '';
     const req = required.has(name) ? ' (required)' : '';

@@ -16,10 +16,8 @@ export interface TargetConfig {
   cgroup?: string;
 }
 
-export interface TargetChange {
-  added: ProcessInfo[];
-  removed: ProcessInfo[];
-}
+/** What a probe's target view reports: the watcher's change, narrowed to the matching processes. */
+export type TargetChange = ProcessChange;
 
 export function globToRegExp(glob: string): RegExp {
   let re = '';

@@ -21,6 +21,10 @@ const SYMBOL: Record<PointName, string> = {
   allocLarge: '"runtime.(*mcache).allocLarge"',
   ready: 'runtime.ready',
   injectglist: 'runtime.injectglist',
+  // bpftrace cannot probe a call site inside a function: these sit on the functions' entries.
+  stwMarkTermEnd: 'runtime.gcMarkTermination',
+  stwByCaller: 'runtime.stopTheWorld.func1',
+  stwClock: 'runtime.stopTheWorldWithSema',
 };
 
 const G_WAITING = 4;
@@ -45,6 +49,9 @@ export function bpftraceGoRuntime(binary: string, points: readonly PointName[], 
     stwStop: `@stw_ts[pid] = nsecs; @stw_reason[pid] = ${o.stwReason ? 'reg("ax") & 0xff' : '0'};`,
     stwStart: `$t = @stw_ts[pid]; if ($t) { $r = @stw_reason[pid]; @stw_pause[pid, $r] = hist(nsecs - $t); @stw_pause_sum[pid, $r] = sum(nsecs - $t); delete(@stw_ts[pid]); delete(@stw_reason[pid]); }`,
     gcMarkTerm: `@gc_cycles[pid] = count();`,
+    stwMarkTermEnd: `$t = @stw_ts[pid]; if ($t) { $r = @stw_reason[pid]; @stw_pause[pid, $r] = hist(nsecs - $t); @stw_pause_sum[pid, $r] = sum(nsecs - $t); delete(@stw_ts[pid]); delete(@stw_reason[pid]); }`,
+    stwByCaller: `@stw_by_caller[pid] = 1;`,
+    stwClock: `if (@stw_ts[pid]) { @stw_ts[pid] = nsecs; }`,
     newproc: `@goroutines_created[pid] = count();`,
     goexit: `@goroutines_exited[pid] = count();`,
     malloc: `$size = reg("ax"); if ($size > ${MAX_SMALL_SIZE}) { @alloc_large[pid] = sum(($size + ${PAGE - 1}) / ${PAGE} * ${PAGE}); } else { if ($size > 0) { $typ = reg("bx"); $noscan = 1; if ($typ != 0) { if (*(uint64*)($typ + 8) != 0) { $noscan = 0; } } @alloc_sizes[pid, $size, $noscan] = count(); } }`,

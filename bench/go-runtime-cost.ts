@@ -13,6 +13,7 @@ import { WritePolicy } from '../engine/security/write-policy.js';
 import { goRuntimeProbe } from '../probes/go-runtime.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { stackCheckCookie } from '../probes/lib/go-prologue.js';
+import { callSiteOf } from '../probes/lib/go/amd64-calls.js';
 import { GoRuntimeMaps, POINTS, type PointName } from '../probes/lib/go/go-runtime-reader.js';
 import { goOffsets, type GoOffsets } from '../probes/lib/go/offsets.js';
 import { HitCounters } from '../probes/lib/hit-counters.js';
@@ -94,6 +95,9 @@ async function timeOp(t: Target, op: string, n: number, attach?: Attach, runs = 
 
 /** Where to attach for `point`; `jbe` is the cookie bit telling the program it sits on the jbe. */
 function offsetOf(t: Target, point: PointName, at: 'entry' | 'stack_check') {
+  const call: string | undefined = (POINTS[point] as { call?: string }).call;
+  const site = call ? callSiteOf(t.symbols, t.bin, POINTS[point].symbol, call) : undefined;
+  if (site !== undefined) return { offset: site + ((POINTS[point] as { afterCall?: boolean }).afterCall ? 5 : 0), jbe: 0, cookie: POINTS[point].cookie };
   const f = t.symbols.resolve(POINTS[point].symbol, { at });
   const jbe = at === 'stack_check' ? stackCheckCookie(f.stackCheck) : 0;
   return { offset: f.fileOffset + f.attachDelta, jbe, cookie: POINTS[point].cookie | jbe };
@@ -110,7 +114,7 @@ const emptyAt = (t: Target, points: readonly PointName[], at: 'entry' | 'stack_c
 
 const probeflowAt = (t: Target, points: readonly PointName[]): Attach => async (pid) => {
   const maps = new GoRuntimeMaps();
-  maps.addProcess(pid, t.offsets);
+  maps.addProcess(pid, t.offsets, t.offsets?.stwReason ? 'reason' : 'caller');
   // As the probe attaches them: one uprobe_multi link where the kernel has them.
   const at = points.map((p) => {
     const { offset, cookie } = offsetOf(t, p, 'stack_check');

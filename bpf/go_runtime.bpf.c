@@ -3,7 +3,10 @@
  * Per-process struct offsets come from user space (they differ between Go versions).
  *
  *   park/wake      gopark → casgstatus(_Gwaiting→_Grunnable): blocked time by wait reason
- *   stw            stopTheWorldWithSema → startTheWorldWithSema: pause histogram by phase
+ *   stw            stopTheWorldWithSema entry (from 1.22 its clock read after taking sched.lock,
+ *                  as Go excludes that wait) → where Go itself reads the clock that ends the
+ *                  pause: the `call time.now` in gcMarkTermination (mark termination), else the
+ *                  `call wakep` in startTheWorldWithSema; pause histogram by phase
  *   gc             gcMarkTermination: one per completed GC cycle
  *   goroutines     newproc1 (created), goexit1 (exited)
  *   alloc, cheap   (*mcache).refill + releaseAll + allocLarge: Go's own heap accounting
@@ -25,7 +28,18 @@ enum point {
   P_ALLOC_LARGE = 10,
   P_READY = 11,
   P_INJECT = 12,
+  P_STW_MARK_TERM_END = 13, /* gcMarkTermination, at its `call time.now` */
+  P_STW_BY_CALLER = 14,     /* stopTheWorld's closure (Go < 1.21): a stop that is not GC */
+  P_STW_CLOCK = 15,         /* stopTheWorldWithSema's `call nanotime1` after sched.lock (Go >= 1.22) */
 };
+
+/* How a process's pauses get their phase. */
+enum stw_mode {
+  STW_PHASE_UNKNOWN = 0, /* Go < 1.21 without the points that tell */
+  STW_PHASE_REASON = 1,  /* Go >= 1.21: stopTheWorldWithSema's reason argument */
+  STW_PHASE_CALLER = 2,  /* Go < 1.21: who stopped the world (stopTheWorld: other; else GC) */
+};
+#define STW_OTHER_REASON 0xff
 
 enum counter {
   C_GC_CYCLES = 0,
@@ -47,7 +61,7 @@ struct go_proc {
   __u32 mcache_alloc_off;  /* mcache.alloc */
   __u32 span_count_off;    /* mspan.allocCount (uint16) */
   __u32 span_before_off;   /* mspan.allocCountBeforeCache (uint16) */
-  __u32 stw_reason;        /* 1 when stopTheWorldWithSema takes a reason (Go >= 1.21) */
+  __u32 stw_mode;          /* enum stw_mode */
   __u32 schedlink_off;     /* g.schedlink */
 };
 
@@ -129,6 +143,14 @@ struct {
   __type(key, __u32);
   __type(value, struct stw_open);
 } stw_open SEC(".maps");
+
+/* Set by stopTheWorld's closure, taken by the stopTheWorldWithSema it calls (worldsema held). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, __u32);
+} stw_by_caller SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -238,6 +260,34 @@ static __always_inline __u64 span_bytes(struct go_proc *cfg, __u64 span, __u32 s
   return (__u64)used * *size;
 }
 
+/* The world restarts: the open pause goes to its phase's histogram. The first end point wins
+ * (mark termination reaches time.now before startTheWorldWithSema). */
+static __always_inline void stw_closed(__u32 tgid, struct go_proc *cfg, __u64 now, int mark_term) {
+  struct stw_open *o = bpf_map_lookup_elem(&stw_open, &tgid);
+  if (!o) return;
+  __u64 d = now - o->ts;
+  __u32 r = o->reason;
+  bpf_map_delete_elem(&stw_open, &tgid);
+  __u32 phase;
+  if (cfg->stw_mode == STW_PHASE_REASON) phase = r == 1 ? 1 : r == 2 ? 2 : 3;
+  else if (cfg->stw_mode == STW_PHASE_CALLER) phase = r == STW_OTHER_REASON ? 3 : mark_term ? 1 : 2;
+  else phase = 0;
+  struct stw_key k = {.tgid = tgid, .phase = phase};
+  struct stw_val *v = bpf_map_lookup_elem(&stw, &k);
+  if (!v) {
+    __u32 zk = 0;
+    struct stw_val *zero = bpf_map_lookup_elem(&zero_stw, &zk);
+    if (!zero) return;
+    bpf_map_update_elem(&stw, &k, zero, BPF_NOEXIST);
+    v = bpf_map_lookup_elem(&stw, &k);
+    if (!v) return;
+  }
+  __sync_fetch_and_add(&v->count, 1);
+  __sync_fetch_and_add(&v->sum_ns, d);
+  __u32 slot = log2_slot(d);
+  if (slot < HIST_SLOTS) __sync_fetch_and_add(&v->hist[slot], 1);
+}
+
 SEC("uprobe")
 int on_go(struct pt_regs *ctx) {
   __u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -277,33 +327,34 @@ int on_go(struct pt_regs *ctx) {
       }
       break;
     }
+    case P_STW_BY_CALLER: {
+      __u32 one = 1;
+      bpf_map_update_elem(&stw_by_caller, &tgid, &one, BPF_ANY);
+      break;
+    }
     case P_STW_STOP: {
-      struct stw_open o = {.ts = now, .reason = cfg->stw_reason ? (ctx->ax & 0xff) : 0};
+      __u32 reason = 0;
+      if (cfg->stw_mode == STW_PHASE_REASON) reason = ctx->ax & 0xff;
+      else if (cfg->stw_mode == STW_PHASE_CALLER && bpf_map_lookup_elem(&stw_by_caller, &tgid)) {
+        reason = STW_OTHER_REASON;
+        bpf_map_delete_elem(&stw_by_caller, &tgid);
+      }
+      struct stw_open o = {.ts = now, .reason = reason};
       bpf_map_update_elem(&stw_open, &tgid, &o, BPF_ANY);
       break;
     }
-    case P_STW_START: {
+    case P_STW_CLOCK: {
+      /* Go >= 1.22 starts its pause clock once sched.lock is held; the reason stays as read at entry. */
       struct stw_open *o = bpf_map_lookup_elem(&stw_open, &tgid);
-      if (!o) break;
-      __u64 d = now - o->ts;
-      __u32 r = o->reason;
-      bpf_map_delete_elem(&stw_open, &tgid);
-      struct stw_key k = {.tgid = tgid, .phase = !cfg->stw_reason ? 0 : r == 1 ? 1 : r == 2 ? 2 : 3};
-      struct stw_val *v = bpf_map_lookup_elem(&stw, &k);
-      if (!v) {
-        __u32 zk = 0;
-        struct stw_val *zero = bpf_map_lookup_elem(&zero_stw, &zk);
-        if (!zero) break;
-        bpf_map_update_elem(&stw, &k, zero, BPF_NOEXIST);
-        v = bpf_map_lookup_elem(&stw, &k);
-        if (!v) break;
-      }
-      __sync_fetch_and_add(&v->count, 1);
-      __sync_fetch_and_add(&v->sum_ns, d);
-      __u32 slot = log2_slot(d);
-      if (slot < HIST_SLOTS) __sync_fetch_and_add(&v->hist[slot], 1);
+      if (o) o->ts = now;
       break;
     }
+    case P_STW_START:
+      stw_closed(tgid, cfg, now, 0);
+      break;
+    case P_STW_MARK_TERM_END:
+      stw_closed(tgid, cfg, now, 1);
+      break;
     case P_GC_MARK_TERM:
       count(tgid, C_GC_CYCLES, 1);
       break;

@@ -5,11 +5,13 @@ import type { GoRuntimeProbeConfig } from '../schemas/types.generated.js';
 import { requireFeature } from '../engine/bpf/kernel-features.js';
 import type { Labels, Sample, SampleKind } from '../engine/model/sample.js';
 import { BinarySymbols } from './lib/binary-symbols.js';
-import { GoRuntimeMaps, POINTS, type GoProcess, type PointName } from './lib/go/go-runtime-reader.js';
+import { GoRuntimeMaps, POINTS, type GoProcess, type PointName, type StwPhases } from './lib/go/go-runtime-reader.js';
+import { callSiteOf } from './lib/go/amd64-calls.js';
+import { readRuntimeTotals, type RuntimeTotals } from './lib/go/runtime-totals.js';
 import { goOffsets, SUPPORTED_GO_MINORS, type GoOffsets } from './lib/go/offsets.js';
 import { ProcessMemory } from './lib/go/process-memory.js';
 import { allglenProblem, readRuntimeGauges } from './lib/go/runtime-gauges.js';
-import { findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
+import { findMemstats, findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
 import { ElfFile } from './lib/elf-file.js';
 import { stackCheckCookie } from './lib/go-prologue.js';
 import { processGone, ProcessExitedError, type ProcessInfo } from './lib/processes.js';
@@ -25,6 +27,9 @@ interface GoBinary {
   minor: number;
   offsets?: GoOffsets;
   globals?: RuntimeGlobals;
+  /** runtime.memstats' link-time address: the counters' totals at attach. */
+  memstats?: bigint;
+  stwPhases: StwPhases;
   links: number[];
   /** Metrics this binary cannot have, and why (a point not attached, no offsets, no globals). */
   missing: Map<string, string>;
@@ -41,6 +46,8 @@ const NEEDS: Record<string, readonly PointName[]> = {
 };
 /** Metrics that read the runtime's structs (offsets per Go version). */
 const NEEDS_OFFSETS = new Set(['blocked', 'runqueue', 'm_nonidle', 'goroutines', 'threads']);
+/** Counters seeded with the runtime's own totals at attach (from memstats). */
+const SEEDED = ['gc_cycles', 'alloc'];
 /** Metrics that read the scheduler's globals from /proc/PID/mem. */
 const NEEDS_GLOBALS = new Set(['runqueue', 'm_nonidle', 'goroutines', 'threads', 'gomaxprocs']);
 
@@ -48,6 +55,8 @@ interface Tracked extends GoProcess {
   version: string;
   /** Metric → why it is missing for this process; metrics not in it resolved. */
   missing: Map<string, string>;
+  /** Why the counters count from attach, not from the process's start (no seed). */
+  unseeded?: string;
   /** go_runtime_probe_info's labels per metric, built once per labels object. */
   resolution?: { of: Labels; samples: { labels: Labels; ok: boolean }[] };
   /** go_info's labels, built once per labels object (they change at most once, when the pod is known). */
@@ -61,6 +70,7 @@ function resolutionOf(t: Tracked, metrics: ReadonlySet<string>): { labels: Label
   if (t.resolution?.of !== t.labels) {
     const samples = [...metrics].map((m) => {
       const reason = t.missing.get(m);
+      if (reason === undefined && t.unseeded && SEEDED.includes(m)) return { ok: true, labels: { ...t.labels, metric: m, status: 'since_attach', reason: t.unseeded } };
       return { ok: reason === undefined, labels: { ...t.labels, metric: m, status: reason === undefined ? 'ok' : 'missing', reason: reason ?? '' } };
     });
     t.resolution = { of: t.labels, samples };
@@ -94,7 +104,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
     const points: PointName[] = [];
     const wake = config.wake ?? 'ready';
     if (metrics.has('blocked')) points.push('park', ...(wake === 'casgstatus' ? (['wake'] as const) : (['ready', 'injectglist'] as const)));
-    if (metrics.has('gc_pauses')) points.push('stwStop', 'stwStart');
+    if (metrics.has('gc_pauses')) points.push('stwStop', 'stwClock', 'stwStart', 'stwMarkTermEnd', 'stwByCaller');
     if (metrics.has('gc_cycles')) points.push('gcMarkTerm');
     if (metrics.has('goroutine_churn')) points.push('newproc', 'goexit');
     if (metrics.has('alloc')) points.push(...(allocMode === 'exact' ? (['malloc'] as const) : (['refill', 'releaseAll', 'allocLarge'] as const)));
@@ -136,11 +146,28 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 ctx.log.warn('Go runtime probe point not attached; its metric will be missing', { exe: p.exe, symbol: POINTS[name].symbol, error: e });
               };
               const at: { fileOffset: number; cookie: number; symbol: string; name: PointName }[] = [];
+              const notes: string[] = [];
               for (const name of points) {
-                const { cookie, symbol } = POINTS[name];
+                // From 1.21 stopTheWorldWithSema's reason tells non-GC stops apart.
+                if (name === 'stwByCaller' && offsets?.stwReason) continue;
+                // Before 1.22 Go's pause clock starts before stopTheWorldWithSema is called.
+                if (name === 'stwClock' && ver[1] < 22) continue;
+                const point: { cookie: number; symbol: string; call?: string; afterCall?: boolean } = POINTS[name];
                 try {
-                  const f = symbols.resolve(symbol, { at: 'stack_check' });
-                  at.push({ fileOffset: f.fileOffset + f.attachDelta, cookie: cookie | stackCheckCookie(f.stackCheck), symbol, name });
+                  if (point.call) {
+                    const site = callSiteOf(symbols, path, point.symbol, point.call);
+                    if (site) {
+                      // call rel32 is 5 bytes: the return address is the next instruction.
+                      at.push({ fileOffset: site + (point.afterCall ? 5 : 0), cookie: point.cookie, symbol: point.symbol, name });
+                      continue;
+                    }
+                    // Without the call site a pause ends at startTheWorldWithSema's entry, as before
+                    // 1.22 boundaries were matched: a little short (Go reads its clock later).
+                    if (name !== 'stwStart') throw new Error(`no call of ${point.call} found in ${point.symbol}`);
+                    notes.push(`no call of ${point.call} in ${point.symbol}: pauses end at its entry, slightly shorter than Go's own`);
+                  }
+                  const f = symbols.resolve(point.symbol, { at: 'stack_check' });
+                  at.push({ fileOffset: f.fileOffset + f.attachDelta, cookie: point.cookie | stackCheckCookie(f.stackCheck), symbol: point.symbol, name });
                 } catch (e) {
                   missing(name, e);
                 }
@@ -157,7 +184,15 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 globals = undefined;
               }
               if (!globals && (metrics.has('runqueue') || metrics.has('m_nonidle'))) ctx.log.warn('runtime.sched/allp not found: no run-queue or M gauges for this binary', { exe: p.exe });
-              const announce = { exe: p.exe, go: symbols.go.version, points: links.length ? at.length - failed : 0, links: links.length, globals: globals?.source ?? 'none' };
+              let memstats: ReturnType<typeof findMemstats>;
+              try {
+                memstats = findMemstats(path, symbols);
+              } catch {
+                memstats = undefined;
+              }
+              const placed = (n: PointName) => links.length > 0 && at.some((a) => a.name === n) && !unattached.has(n);
+              const stwPhases: StwPhases = offsets?.stwReason ? 'reason' : placed('stwByCaller') && placed('stwMarkTermEnd') ? 'caller' : 'unknown';
+              const announce = { exe: p.exe, go: symbols.go.version, points: links.length ? at.length - failed : 0, links: links.length, globals: globals?.source ?? 'none', memstats: memstats?.source ?? 'none', pause_phases: stwPhases, ...(notes.length ? { notes } : {}) };
               const lacking = new Map<string, string>();
               const alloc = allocMode === 'exact' ? (['malloc'] as const) : (['refill', 'releaseAll', 'allocLarge'] as const);
               for (const m of metrics) {
@@ -168,7 +203,24 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 else if (m === 'goroutines' && (offsets?.schedGfreeN === undefined || offsets.pGfreeN === undefined)) lacking.set(m, `offsets of sched.gFree.n and p.gFree.n not known for ${symbols.go.version}`);
                 else if (m === 'goroutines' && globals?.allglen === undefined) lacking.set(m, 'runtime.allglen not found (no symbol table, and runtime.allgadd did not match the known code)');
               }
-              return { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), links, missing: lacking, announce };
+              return { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), ...(memstats ? { memstats: memstats.memstats } : {}), stwPhases, links, missing: lacking, announce };
+            };
+
+            /** The runtime's own totals now, read from memstats through a short-lived fd. */
+            const seedOf = (pid: number, b: GoBinary, seeding: boolean): { seed?: RuntimeTotals; unseeded?: string } => {
+              if (!seeding || b.memstats === undefined) return { unseeded: 'runtime.memstats not found (no symbol table, and (*mcache).refill did not match the known code)' };
+              let m: ProcessMemory | undefined;
+              try {
+                const elf = ElfFile.open(`/proc/${pid}/exe`);
+                const base = elf.baseVaddr;
+                elf.close();
+                m = new ProcessMemory(pid, ProcessMemory.loadBias(pid, base));
+                return { seed: readRuntimeTotals(m, b.memstats) };
+              } catch (e) {
+                return { unseeded: `runtime.memstats at 0x${b.memstats.toString(16)} does not check out in this process: ${(e as Error).message}` };
+              } finally {
+                m?.close();
+              }
             };
 
             return {
@@ -179,12 +231,25 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 let mem: ProcessMemory | undefined;
                 let globals = b.globals;
                 const missing = new Map(b.missing);
-                if (globals && b.offsets) {
+                const seeding = b.memstats !== undefined && SEEDED.some((m) => metrics.has(m));
+                if ((globals && b.offsets) || seeding) {
                   try {
                     const elf = ElfFile.open(`/proc/${p.pid}/exe`);
                     const base = elf.baseVaddr;
                     elf.close();
                     mem = new ProcessMemory(p.pid, ProcessMemory.loadBias(p.pid, base));
+                  } catch (e) {
+                    if (processGone(p.pid)) {
+                      binaries.release(p);
+                      throw new ProcessExitedError(p.pid);
+                    }
+                    ctx.log.warn(`cannot read the Go scheduler state of this process through /proc/${p.pid}/mem; no run-queue/M gauges, counters from attach`, { pid: p.pid, error: e });
+                    if (globals && b.offsets) for (const m of NEEDS_GLOBALS) if (metrics.has(m)) missing.set(m, `/proc/${p.pid}/mem cannot be read: ${(e as Error).message}`);
+                    globals = undefined;
+                  }
+                }
+                if (mem && globals && b.offsets) {
+                  try {
                     readRuntimeGauges(mem, globals, b.offsets); // validates addresses and offsets once
                     const allglen = allglenProblem(mem, globals);
                     if (allglen && metrics.has('goroutines')) {
@@ -194,27 +259,33 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                   } catch (e) {
                     ctx.log.warn('cannot read the Go scheduler state of this process; no run-queue/M gauges', { pid: p.pid, error: e });
                     for (const m of NEEDS_GLOBALS) if (metrics.has(m)) missing.set(m, `the scheduler state in /proc/${p.pid}/mem does not check out: ${(e as Error).message}`);
-                    mem?.close();
-                    mem = undefined;
                     globals = undefined;
                   }
                 }
+                if (mem && !globals) {
+                  mem.close();
+                  mem = undefined;
+                }
                 try {
                   // What fails (a full map, a process gone) fails first: nothing is half-tracked then.
-                  maps.addProcess(p.pid, b.offsets);
+                  maps.addProcess(p.pid, b.offsets, b.stwPhases);
                 } catch (e) {
                   mem?.close();
                   maps.removeProcesses([p.pid]);
                   binaries.release(p);
                   throw e;
                 }
-                tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, missing, ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
+                // Read once recording has started: what happens in between is counted twice, not
+                // lost (microseconds; a GC cycle or a few span refills at most).
+                const { seed, unseeded } = seedOf(p.pid, b, seeding);
+                tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, missing, stwPhases: b.stwPhases, ...(seed ? { seed } : {}), ...(unseeded && SEEDED.some((m) => metrics.has(m)) ? { unseeded } : {}), ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
                 if (b.announce) {
                   ctx.log.info('Go runtime probes attached', b.announce);
                   delete b.announce;
                 }
                 // Per process, not per binary: a check against live memory can fail for one of them.
                 const resolved = [...metrics].filter((m) => !missing.has(m));
+                if (unseeded && SEEDED.some((m) => metrics.has(m))) ctx.log.warn('Go runtime counters count from attach, not from the process start', { pid: p.pid, exe: p.exe, reason: unseeded });
                 if (missing.size) ctx.log.warn(`Go runtime metrics missing for this process: ${[...missing.keys()].join(', ')}`, { pid: p.pid, exe: p.exe, resolved, missing: Object.fromEntries(missing) });
                 else ctx.log.info('Go runtime metrics resolved', { pid: p.pid, exe: p.exe, resolved });
                 return true;

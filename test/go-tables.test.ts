@@ -2,11 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLASS_TO_SIZE, goOffsets } from '../probes/lib/go/offsets.js';
+import { CLASS_TO_SIZE, goOffsets, MEMSTATS } from '../probes/lib/go/offsets.js';
+import { callSites, leaRaxBefore } from '../probes/lib/go/amd64-calls.js';
 import { waitReasonNames } from '../probes/lib/go/wait-reasons.js';
 import { allocatedSize } from '../probes/lib/go/go-runtime-reader.js';
 import { goToolchains } from './helpers/go-toolchains.js';
-import { findRuntimeGlobals, scanAllglen, scanRipRelative } from '../probes/lib/go/runtime-globals.js';
+import { findMemstats, findRuntimeGlobals, scanAllglen, scanRipRelative } from '../probes/lib/go/runtime-globals.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { ElfFile } from '../probes/lib/elf-file.js';
 import { buildGoProgram } from './helpers/workloads.js';
@@ -57,11 +58,29 @@ describe('Go runtime tables against each toolchain', () => {
       const add = code('runtime.allgadd');
       expect(scanRipRelative(stw.code, stw.base)).toEqual({ sched: symtab.sched, allp: symtab.allp });
       expect(scanAllglen(add.code, add.base)).toEqual({ allglen: symtab.allglen, allgsLen: symtab.allgsLen });
+      // memstats: the receiver of refill's one call to (*consistentHeapStats).acquire.
+      const refill = code('runtime.(*mcache).refill');
+      const acquire = symbols.resolve('runtime.(*consistentHeapStats).acquire', { at: 'entry' }).address;
+      const sites = callSites(refill.code, refill.base, acquire);
+      expect(sites.length).toBeGreaterThanOrEqual(1);
+      expect(leaRaxBefore(refill.code, refill.base, sites[0]!)).toBe(findMemstats(plain, symbols)!.memstats);
       // And on the stripped build itself, where only the disassembly can answer.
       const stripped = buildGoProgram('go-fidelity', 'stripped', tc);
       const found = findRuntimeGlobals(stripped, BinarySymbols.open(stripped))!;
       expect(found.source).toBe('disassembly');
       expect(found.allglen).toBeDefined();
+      expect(findMemstats(stripped, BinarySymbols.open(stripped))?.source).toBe('disassembly');
+    });
+
+    it(`go${tc.version}: memstats' layout (the counters' seed) equals the binary's DWARF`, () => {
+      const bin = buildGoProgram('go-fidelity', 'plain', tc);
+      const m = dwarfOffsets(bin, 'mstats');
+      const d = dwarfOffsets(bin, 'heapStatsDelta');
+      expect({ heapStats: m.get('heapStats'), numgc: m.get('numgc'), enablegc: m.get('enablegc') }).toEqual({ heapStats: MEMSTATS.heapStats, numgc: MEMSTATS.numgc, enablegc: MEMSTATS.enablegc });
+      expect({ largeAlloc: d.get('largeAlloc'), largeAllocCount: d.get('largeAllocCount'), smallAllocCount: d.get('smallAllocCount') }).toEqual({ largeAlloc: MEMSTATS.largeAlloc, largeAllocCount: MEMSTATS.largeAllocCount, smallAllocCount: MEMSTATS.smallAllocCount });
+      const size = (struct: string) => Number(/total size \(bytes\):\s+(\d+)/.exec(ptypeOffsets(bin, struct).split('\n').reverse().join('\n'))![1]);
+      expect(size('heapStatsDelta')).toBe(MEMSTATS.deltaSize);
+      expect(size('consistentHeapStats')).toBeGreaterThanOrEqual(MEMSTATS.heapStatsGenerations * MEMSTATS.deltaSize);
     });
 
     it(`go${tc.version}: struct offsets equal the binary's DWARF`, () => {

@@ -18,6 +18,8 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
     },
   });
   const latest = new Map<string, Sample>();
+  /** The first sample of each series: where a counter started. */
+  const firsts = new Map<string, Sample>();
   const events: Sample[] = [];
   /** Series whose last sample carried `ended` (their process exited). */
   const ended: Sample[] = [];
@@ -27,7 +29,11 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
     next: (batch) => {
       for (const s of batch) {
         if (s.kind === 'event') events.push(s);
-        else latest.set(seriesKey(s.name, s.labels), s);
+        else {
+          const key = seriesKey(s.name, s.labels);
+          latest.set(key, s);
+          if (!firsts.has(key)) firsts.set(key, s);
+        }
         if (s.ended) ended.push(s);
       }
     },
@@ -55,6 +61,12 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
       return error;
     },
     series,
+    /** The first value the one series `name` of `pid` had (a counter's start). */
+    first: (name: string, pid: number | string, extra: Record<string, string> = {}) => {
+      const s = one(name, pid, extra);
+      const f = s && firsts.get(seriesKey(s.name, s.labels));
+      return f && f.kind !== 'histogram' && f.kind !== 'event' ? f.value : undefined;
+    },
     sample: (name: string, pid: number | string, extra: Record<string, string> = {}) => one(name, pid, extra),
     /** Waits until the probe tracks `pid` (attached, pid filter set). */
     tracking: (pid: number) => waitFor(() => logs.some((l) => l.msg === 'tracking process' && l.fields.pid === pid) || error !== undefined, 10_000, `probe to track pid ${pid}`),

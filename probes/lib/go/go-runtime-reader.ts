@@ -1,14 +1,16 @@
 import { BpfObject, bundledObjectPath, readU64, sumPerCpu, u32 } from '../../../engine/bpf/bpf-object.js';
 import type { HistogramSample, Labels, Sample } from '../../../engine/model/sample.js';
 import { CLASS_TO_SIZE, type GoOffsets } from './offsets.js';
-import { waitReasonName } from './wait-reasons.js';
+import type { RuntimeTotals } from './runtime-totals.js';
+import { waitReasonName, waitReasonNames } from './wait-reasons.js';
 
 /** Attachment cookies: which runtime function a probe sits on (see bpf/go_runtime.bpf.c). */
 export const POINTS = {
   park: { cookie: 0, symbol: 'runtime.gopark' },
   wake: { cookie: 1, symbol: 'runtime.casgstatus' },
   stwStop: { cookie: 2, symbol: 'runtime.stopTheWorldWithSema' },
-  stwStart: { cookie: 3, symbol: 'runtime.startTheWorldWithSema' },
+  /** Where Go itself reads the clock that ends a pause (its `now`), just before waking an M. */
+  stwStart: { cookie: 3, symbol: 'runtime.startTheWorldWithSema', call: 'runtime.wakep' },
   gcMarkTerm: { cookie: 4, symbol: 'runtime.gcMarkTermination' },
   newproc: { cookie: 5, symbol: 'runtime.newproc1' },
   goexit: { cookie: 6, symbol: 'runtime.goexit1' },
@@ -18,7 +20,17 @@ export const POINTS = {
   allocLarge: { cookie: 10, symbol: 'runtime.(*mcache).allocLarge' },
   ready: { cookie: 11, symbol: 'runtime.ready' },
   injectglist: { cookie: 12, symbol: 'runtime.injectglist' },
-} as const;
+  /** Mark termination's pause ends at gcMarkTermination's `now := nanotime()`, read before time.now. */
+  stwMarkTermEnd: { cookie: 13, symbol: 'runtime.gcMarkTermination', call: 'time.now' },
+  /** Before 1.21 only: the world stopped by stopTheWorld (not GC), after it took worldsema. */
+  stwByCaller: { cookie: 14, symbol: 'runtime.stopTheWorld.func1' },
+  /**
+   * From 1.22 Go starts a pause's clock after taking sched.lock (its wait excluded): just after
+   * its first nanotime1 call returns, so the trap's own latency falls on the same side of Go's
+   * clock reading as at the end points (measured: +3% of the pause sum when placed on the call).
+   */
+  stwClock: { cookie: 15, symbol: 'runtime.stopTheWorldWithSema', call: 'runtime.nanotime1', afterCall: true },
+} as const satisfies Record<string, { cookie: number; symbol: string; call?: string; afterCall?: boolean }>;
 export type PointName = keyof typeof POINTS;
 
 const C_GC_CYCLES = 0;
@@ -32,8 +44,8 @@ const STW_FIRST_SLOT = 10;
 const STW_LAST_SLOT = 36;
 export const STW_BOUNDS: readonly number[] = Array.from({ length: STW_LAST_SLOT - STW_FIRST_SLOT + 1 }, (_, i) => 2 ** (STW_FIRST_SLOT + i) / 1e9);
 const STW_PHASES = ['unknown', 'mark_termination', 'sweep_termination', 'other'];
-const GC_PAUSE_HELP = 'GC stop-the-world pauses (stopTheWorldWithSema to startTheWorldWithSema), by phase where the Go version tells it (1.21+; "unknown" before, where non-GC pauses are counted too)';
-const OTHER_PAUSE_HELP = 'Stop-the-world pauses that are not GC (ReadMemStats, goroutine profiles, GOMAXPROCS, traces…), Go 1.21+';
+const GC_PAUSE_HELP = 'GC stop-the-world pauses, as Go’s /sched/pauses/total/gc:seconds (stopTheWorldWithSema to where Go reads the clock that ends them), by phase';
+const OTHER_PAUSE_HELP = 'Stop-the-world pauses that are not GC (ReadMemStats, goroutine profiles, GOMAXPROCS, traces…), as /sched/pauses/total/other:seconds';
 
 /**
  * A pause histogram of one process: GC pauses by phase in go_gc_pause_seconds, as Go's own
@@ -56,12 +68,36 @@ function pauseHistogram(p: GoProcess, phase: string, timestamp: number, counts: 
   };
 }
 
+/**
+ * How pauses get their phase: from stopTheWorldWithSema's reason (1.21+), from who stopped the
+ * world (before 1.21: stopTheWorld is not GC; mark termination ends in gcMarkTermination), or
+ * not at all ("unknown", non-GC pauses included) when those points could not be placed.
+ */
+export type StwPhases = 'reason' | 'caller' | 'unknown';
+const STW_MODE: Record<StwPhases, number> = { unknown: 0, reason: 1, caller: 2 };
+
 export interface GoProcess {
   pid: number;
   minor: number;
   labels: Labels;
-  /** With stwReason, pauses come by phase (Go 1.21+ with an offset table); else as phase "unknown". */
-  offsets?: Pick<GoOffsets, 'stwReason'>;
+  stwPhases: StwPhases;
+  /** Metrics this process cannot have: no zero-valued series are made up for them. */
+  missing: ReadonlyMap<string, string>;
+  /** The runtime's totals when recording started: counters report absolute values from them. */
+  seed?: RuntimeTotals;
+}
+
+/**
+ * Wait reasons whose blocked-time series exist from attach on, at 0, so rate() and dashboards
+ * see them before the first wakeup: the ones application code waits on. Others appear at their
+ * first wakeup (there are ~40 per version; most are the runtime's own).
+ */
+function blockedFromAttach(minor: number): string[] {
+  const names = ['chan receive', 'chan send', 'select', 'sleep', 'IO wait', 'sync.Cond.Wait', minor >= 20 ? 'sync.Mutex.Lock' : 'semacquire'];
+  if (minor >= 20) names.push('sync.RWMutex.Lock', 'sync.RWMutex.RLock');
+  if (minor >= 24) names.push('sync.WaitGroup.Wait');
+  const known = new Set(waitReasonNames(minor));
+  return names.filter((n) => known.has(n));
 }
 
 /**
@@ -88,13 +124,13 @@ export class GoRuntimeMaps {
   }
 
   /** Starts recording a process. Offsets undefined: only offset-free metrics are recorded. */
-  addProcess(pid: number, o: GoOffsets | undefined): void {
+  addProcess(pid: number, o: GoOffsets | undefined, stwPhases: StwPhases): void {
     const v = Buffer.alloc(24);
     v.writeUInt32LE(o?.gGoid ?? 0, 0);
     v.writeUInt32LE(o?.mcacheAlloc ?? 0, 4);
     v.writeUInt32LE(o?.spanAllocCount ?? 0, 8);
     v.writeUInt32LE(o?.spanAllocCountBeforeCache ?? 0, 12);
-    v.writeUInt32LE(o?.stwReason ? 1 : 0, 16);
+    v.writeUInt32LE(STW_MODE[stwPhases], 16);
     // g.schedlink follows g.goid in every version in the table.
     v.writeUInt32LE(o ? o.gGoid + 8 : 0, 20);
     this.obj.update('procs', u32(pid), v);
@@ -110,7 +146,7 @@ export class GoRuntimeMaps {
     const gone = new Set(pids);
     for (const pid of pids) this.waitReasons.delete(pid);
     for (const pid of pids) this.obj.delete('procs', u32(pid));
-    for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'parked']) {
+    for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'stw_by_caller', 'parked']) {
       const k = this.obj.readKeys(map);
       for (let i = 0; i < k.count; i++) {
         if (gone.has(k.keys.readUInt32LE(i * k.keySize))) this.obj.delete(map, Buffer.from(k.keys.subarray(i * k.keySize, (i + 1) * k.keySize)));
@@ -124,13 +160,19 @@ export class GoRuntimeMaps {
 
     if (opts.metrics.has('blocked')) {
       const m = this.obj.readMap('blocked');
+      const seen = new Set<string>();
+      const blocked = (p: GoProcess, reason: string, ns: number, n: number) => {
+        const labels = { ...p.labels, reason };
+        counter('go_sched_goroutines_blocked_seconds_total', labels, ns / 1e9, 'Time goroutines spent parked (gopark to wakeup), by wait reason; counted at wakeup');
+        counter('go_sched_goroutines_blocked_total', labels, n, 'Completed goroutine parks (wakeups), by wait reason');
+        seen.add(`${p.pid}:${reason}`);
+      };
       for (let i = 0; i < m.count; i++) {
         const p = procs.get(m.keys.readUInt32LE(i * 8));
         if (!p) continue;
-        const labels = { ...p.labels, reason: waitReasonName(p.minor, m.keys.readUInt32LE(i * 8 + 4)) };
-        counter('go_sched_goroutines_blocked_seconds_total', labels, sumPerCpu(m.values, i, m.valueStride, m.cpus, 0) / 1e9, 'Time goroutines spent parked (gopark to wakeup), by wait reason; counted at wakeup');
-        counter('go_sched_goroutines_blocked_total', labels, sumPerCpu(m.values, i, m.valueStride, m.cpus, 8), 'Completed goroutine parks (wakeups), by wait reason');
+        blocked(p, waitReasonName(p.minor, m.keys.readUInt32LE(i * 8 + 4)), sumPerCpu(m.values, i, m.valueStride, m.cpus, 0), sumPerCpu(m.values, i, m.valueStride, m.cpus, 8));
       }
+      for (const p of procs.values()) for (const reason of p.missing.has('blocked') ? [] : blockedFromAttach(p.minor)) if (!seen.has(`${p.pid}:${reason}`)) blocked(p, reason, 0, 0);
     }
 
     if (opts.metrics.has('blocked')) this.readWaiting(procs, now, out);
@@ -151,7 +193,8 @@ export class GoRuntimeMaps {
       }
       // From attach on, with zero counts: rate() and dashboards need the series before the first pause.
       for (const p of procs.values()) {
-        for (const phase of p.offsets?.stwReason ? ['mark_termination', 'sweep_termination', 'other'] : ['unknown']) {
+        if (p.missing.has('gc_pauses')) continue;
+        for (const phase of p.stwPhases === 'unknown' ? ['unknown'] : ['mark_termination', 'sweep_termination', 'other']) {
           if (!seen.has(`${p.pid}:${phase}`)) out.push(pauseHistogram(p, phase, now, new Array<number>(STW_BOUNDS.length + 1).fill(0), 0, 0));
         }
       }
@@ -163,10 +206,10 @@ export class GoRuntimeMaps {
     const exactBytes = opts.allocMode === 'exact' && opts.metrics.has('alloc') ? this.exactAllocBytes(procs) : undefined;
     for (const p of procs.values()) {
       const get = (what: number) => counters.get(`${p.pid}:${what}`) ?? 0;
-      if (opts.metrics.has('gc_cycles')) counter('go_gc_cycles_total', p.labels, get(C_GC_CYCLES), 'Completed GC cycles (gcMarkTermination)');
+      if (opts.metrics.has('gc_cycles')) counter('go_gc_cycles_total', p.labels, (p.seed?.gcCycles ?? 0) + get(C_GC_CYCLES), 'Completed GC cycles since the process started, as /gc/cycles/total:gc-cycles (gcMarkTermination)');
       if (opts.metrics.has('alloc')) {
         const bytes = opts.allocMode === 'exact' ? (exactBytes!.get(p.pid) ?? 0) + get(C_ALLOC_LARGE) : get(C_ALLOC_SPANS);
-        counter('go_mem_alloc_bytes_total', p.labels, bytes, 'Heap bytes allocated (size-class rounded), as /gc/heap/allocs:bytes counts them');
+        counter('go_mem_alloc_bytes_total', p.labels, (p.seed?.allocBytes ?? 0) + bytes, 'Heap bytes allocated since the process started (size-class rounded), as /gc/heap/allocs:bytes counts them');
       }
       if (opts.metrics.has('goroutine_churn')) {
         counter('go_goroutines_created_total', p.labels, get(C_CREATED), 'Goroutines created (newproc1)');

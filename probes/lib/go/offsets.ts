@@ -48,3 +48,19 @@ export function goOffsets(major: number, minor: number): GoOffsets | undefined {
 export const CLASS_TO_SIZE = [
   0, 8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768,
 ];
+
+/**
+ * runtime.mstats and heapStatsDelta (amd64), the same in 1.19 and 1.21–1.24 (checked against
+ * DWARF per toolchain in go-tables.test.ts): heapStats (three generations of deltas that only
+ * ever get added to; their sum is the total) at 0, numgc at 7704, enablegc at 7736.
+ */
+export const MEMSTATS = {
+  heapStats: 0,
+  heapStatsGenerations: 3,
+  deltaSize: 1176,
+  largeAlloc: 56,
+  largeAllocCount: 64,
+  smallAllocCount: 72,
+  numgc: 7704,
+  enablegc: 7736,
+} as const;

@@ -1,5 +1,6 @@
 import { ElfFile } from '../elf-file.js';
 import { BinarySymbols } from '../binary-symbols.js';
+import { callSites, leaRaxBefore } from './amd64-calls.js';
 
 /** Link-time addresses of the runtime globals the gauges read. */
 export interface RuntimeGlobals {
@@ -90,4 +91,28 @@ export function scanRipRelative(code: Buffer, base: bigint): { sched: bigint; al
     i += 6;
   }
   return sched !== undefined && allp !== undefined ? { sched, allp } : undefined;
+}
+
+/**
+ * Link-time address of runtime.memstats: from .symtab, or on stripped binaries from
+ * (*mcache).refill, which calls memstats.heapStats.acquire() with RAX = &memstats.heapStats
+ * (heapStats is memstats' first field; verified on 1.19 and 1.21–1.24). The caller checks it
+ * against live memory (runtime-totals.ts).
+ */
+export function findMemstats(path: string, symbols: BinarySymbols): { memstats: bigint; source: 'symtab' | 'disassembly' } | undefined {
+  const elf = ElfFile.open(path);
+  try {
+    const sym = elf.objectSymbol('runtime.memstats');
+    if (sym !== undefined) return { memstats: sym, source: 'symtab' };
+    const acquire = 'runtime.(*consistentHeapStats).acquire';
+    if (!symbols.has('runtime.(*mcache).refill') || !symbols.has(acquire)) return undefined;
+    const refill = symbols.resolve('runtime.(*mcache).refill', { at: 'entry' });
+    const code = elf.read(refill.fileOffset, Math.min(refill.size, 4096));
+    const target = symbols.resolve(acquire, { at: 'entry' }).address;
+    const site = callSites(code, refill.address, target)[0];
+    const memstats = site === undefined ? undefined : leaRaxBefore(code, refill.address, site);
+    return memstats === undefined ? undefined : { memstats, source: 'disassembly' };
+  } finally {
+    elf.close();
+  }
 }

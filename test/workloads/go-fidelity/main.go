@@ -2,6 +2,7 @@
 // a line on stdin, and prints its own runtime/metrics as JSON lines so the test can compare
 // what the probe measured from outside with what the runtime says of itself.
 //
+//	(start)    → allocates and collects before any probe attaches: counters must include it
 //	ready      → prints {"phase":"ready", metrics…}; waits for a line
 //	work       → sleeps, channel waits, mutex waits, known allocations, GCs; prints "done" + metrics
 //	burst      → holds every P busy with runnable goroutines queued behind; prints "burst"; waits
@@ -77,6 +78,10 @@ func snapshot(phase string) {
 	out["pause_buckets"] = buckets
 	out["goroutines"] = samples[3].Value.Uint64()
 	out["read_memstats"] = readMemStats
+	// GC pause time as the runtime sums it (work.pauseNS), from the last ReadMemStats: reading
+	// it here would stop the world once more.
+	out["pause_total_ns"] = lastMemStats.PauseTotalNs
+	out["memstats_numgc"] = lastMemStats.NumGC
 	out["leaked"] = 0
 	if !leakedAt.IsZero() {
 		out["leaked"] = leaked
@@ -97,10 +102,27 @@ func snapshot(phase string) {
 // readMemStats is how many non-GC stop-the-worlds phase "done" adds (ReadMemStats stops the world).
 const readMemStats = 5
 
+var lastMemStats runtime.MemStats
+
+// Work done before the probe attaches: ~12 MB and a few GC cycles the counters must not miss.
+func startup() {
+	for i := 0; i < 12000; i++ {
+		b := make([]byte, 1000)
+		if i%100 == 0 {
+			keep = append(keep, b)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		runtime.GC()
+	}
+}
+
 func main() {
 	in := bufio.NewReader(os.Stdin)
 	wait := func() { in.ReadString('\n') }
+	startup()
 	runtime.GC()
+	runtime.ReadMemStats(&lastMemStats)
 	snapshot("ready")
 	wait()
 
@@ -153,12 +175,11 @@ func main() {
 	for i := 0; i < leaked; i++ {
 		go func() { <-leak }()
 	}
-	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
 	for i := 0; i < readMemStats; i++ {
-		runtime.ReadMemStats(&ms)
+		runtime.ReadMemStats(&lastMemStats)
 	}
-	runtime.GC()
-	runtime.GC()
 	snapshot("done")
 	wait()
 

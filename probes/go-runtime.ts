@@ -12,7 +12,6 @@ import { goOffsets, SUPPORTED_GO_MINORS, type GoOffsets } from './lib/go/offsets
 import { ProcessMemory } from './lib/go/process-memory.js';
 import { allglenProblem, readRuntimeGauges } from './lib/go/runtime-gauges.js';
 import { findMemstats, findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
-import { ElfFile } from './lib/elf-file.js';
 import { stackCheckCookie } from './lib/go-prologue.js';
 import { processGone, ProcessExitedError, type ProcessInfo } from './lib/processes.js';
 import { BinaryLinks } from './lib/binary-links.js';
@@ -211,10 +210,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
               if (!seeding || b.memstats === undefined) return { unseeded: 'runtime.memstats not found (no symbol table, and (*mcache).refill did not match the known code)' };
               let m: ProcessMemory | undefined;
               try {
-                const elf = ElfFile.open(`/proc/${pid}/exe`);
-                const base = elf.baseVaddr;
-                elf.close();
-                m = new ProcessMemory(pid, ProcessMemory.loadBias(pid, base));
+                m = ProcessMemory.ofExecutable(pid);
                 return { seed: readRuntimeTotals(m, b.memstats) };
               } catch (e) {
                 return { unseeded: `runtime.memstats at 0x${b.memstats.toString(16)} does not check out in this process: ${(e as Error).message}` };
@@ -234,10 +230,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 const seeding = b.memstats !== undefined && SEEDED.some((m) => metrics.has(m));
                 if ((globals && b.offsets) || seeding) {
                   try {
-                    const elf = ElfFile.open(`/proc/${p.pid}/exe`);
-                    const base = elf.baseVaddr;
-                    elf.close();
-                    mem = new ProcessMemory(p.pid, ProcessMemory.loadBias(p.pid, base));
+                    mem = ProcessMemory.ofExecutable(p.pid);
                   } catch (e) {
                     if (processGone(p.pid)) {
                       binaries.release(p);

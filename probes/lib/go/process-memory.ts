@@ -1,4 +1,5 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { ElfFile } from '../elf-file.js';
 
 /**
  * Reads a process's memory through /proc/PID/mem (root, or ptrace rights over it). Addresses
@@ -13,6 +14,14 @@ export class ProcessMemory {
     readonly bias: bigint,
   ) {
     this.fd = openSync(`/proc/${pid}/mem`, 'r');
+  }
+
+  /** The memory of a process's main executable, link-time addresses shifted by its load bias. */
+  static ofExecutable(pid: number): ProcessMemory {
+    const elf = ElfFile.open(`/proc/${pid}/exe`);
+    const base = elf.baseVaddr;
+    elf.close();
+    return new ProcessMemory(pid, ProcessMemory.loadBias(pid, base));
   }
 
   /** Load bias of the main executable: where its first mapping is minus where it was linked. */

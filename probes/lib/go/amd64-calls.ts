@@ -30,17 +30,23 @@ export function leaRaxBefore(code: Buffer, base: bigint, callAt: number): bigint
   return undefined;
 }
 
-/** File offset of the first `call callee` inside fn, or undefined when there is none. */
-export function callSiteOf(symbols: BinarySymbols, path: string, fn: string, callee: string): number | undefined {
+/** The first `call callee` inside fn: fn's code, its address and the call's offset in it. */
+export function firstCall(symbols: BinarySymbols, path: string, fn: string, callee: string): { code: Buffer; address: bigint; fileOffset: number; at: number } | undefined {
   if (!symbols.has(fn) || !symbols.has(callee)) return undefined;
   const f = symbols.resolve(fn, { at: 'entry' });
   const target = symbols.resolve(callee, { at: 'entry' }).address;
   const elf = ElfFile.open(path);
   try {
-    const at = callSites(elf.read(f.fileOffset, Math.min(f.size, 8192)), f.address, target)[0];
-    return at === undefined ? undefined : f.fileOffset + at;
+    const code = elf.read(f.fileOffset, Math.min(f.size, 8192));
+    const at = callSites(code, f.address, target)[0];
+    return at === undefined ? undefined : { code, address: f.address, fileOffset: f.fileOffset, at };
   } finally {
     elf.close();
   }
 }
 
+/** File offset of the first `call callee` inside fn, or undefined when there is none. */
+export function callSiteOf(symbols: BinarySymbols, path: string, fn: string, callee: string): number | undefined {
+  const c = firstCall(symbols, path, fn, callee);
+  return c && c.fileOffset + c.at;
+}

@@ -92,12 +92,17 @@ export interface GoProcess {
  * see them before the first wakeup: the ones application code waits on. Others appear at their
  * first wakeup (there are ~40 per version; most are the runtime's own).
  */
-function blockedFromAttach(minor: number): string[] {
+const blockedFromAttachByMinor = new Map<number, readonly string[]>();
+function blockedFromAttach(minor: number): readonly string[] {
+  const cached = blockedFromAttachByMinor.get(minor);
+  if (cached) return cached;
   const names = ['chan receive', 'chan send', 'select', 'sleep', 'IO wait', 'sync.Cond.Wait', minor >= 20 ? 'sync.Mutex.Lock' : 'semacquire'];
   if (minor >= 20) names.push('sync.RWMutex.Lock', 'sync.RWMutex.RLock');
   if (minor >= 24) names.push('sync.WaitGroup.Wait');
   const known = new Set(waitReasonNames(minor));
-  return names.filter((n) => known.has(n));
+  const found = names.filter((n) => known.has(n));
+  blockedFromAttachByMinor.set(minor, found);
+  return found;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ElfFile } from '../elf-file.js';
 import { BinarySymbols } from '../binary-symbols.js';
-import { callSites, leaRaxBefore } from './amd64-calls.js';
+import { firstCall, leaRaxBefore } from './amd64-calls.js';
 
 /** Link-time addresses of the runtime globals the gauges read. */
 export interface RuntimeGlobals {
@@ -104,13 +104,8 @@ export function findMemstats(path: string, symbols: BinarySymbols): { memstats: 
   try {
     const sym = elf.objectSymbol('runtime.memstats');
     if (sym !== undefined) return { memstats: sym, source: 'symtab' };
-    const acquire = 'runtime.(*consistentHeapStats).acquire';
-    if (!symbols.has('runtime.(*mcache).refill') || !symbols.has(acquire)) return undefined;
-    const refill = symbols.resolve('runtime.(*mcache).refill', { at: 'entry' });
-    const code = elf.read(refill.fileOffset, Math.min(refill.size, 4096));
-    const target = symbols.resolve(acquire, { at: 'entry' }).address;
-    const site = callSites(code, refill.address, target)[0];
-    const memstats = site === undefined ? undefined : leaRaxBefore(code, refill.address, site);
+    const call = firstCall(symbols, path, 'runtime.(*mcache).refill', 'runtime.(*consistentHeapStats).acquire');
+    const memstats = call && leaRaxBefore(call.code, call.address, call.at);
     return memstats === undefined ? undefined : { memstats, source: 'disassembly' };
   } finally {
     elf.close();

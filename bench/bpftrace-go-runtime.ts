@@ -25,6 +25,8 @@ const SYMBOL: Record<PointName, string> = {
   stwMarkTermEnd: 'runtime.gcMarkTermination',
   stwByCaller: 'runtime.stopTheWorld.func1',
   stwClock: 'runtime.stopTheWorldWithSema',
+  stwGcStartClock: 'runtime.gcStart',
+  stwMarkDoneClock: 'runtime.gcMarkDone',
 };
 
 const G_WAITING = 4;
@@ -46,12 +48,17 @@ export function bpftraceGoRuntime(binary: string, points: readonly PointName[], 
     wake: `if ((reg("bx") & 0xffffffff) == ${G_WAITING} && (reg("cx") & 0xffffffff) == ${G_RUNNABLE}) { ${woken('reg("ax")')} }`,
     ready: woken('reg("ax")'),
     injectglist: `$gp = *(uint64*)reg("ax"); $i = 0; while ($i < 256 && $gp) { ${woken('$gp')} $gp = *(uint64*)($gp + ${o.gGoid + 8}); $i++; }`,
-    stwStop: `@stw_ts[pid] = nsecs; @stw_reason[pid] = ${o.stwReason ? 'reg("ax") & 0xff' : '0'};`,
+    // As P_STW_STOP: the reason (1.21+) or who stopped the world, and a GC clock read before it.
+    stwStop: o.stwReason
+      ? `@stw_ts[pid] = nsecs; @stw_reason[pid] = reg("ax") & 0xff; $c = @stw_gc_clock[pid]; if ($c) { @stw_ts[pid] = $c; delete(@stw_gc_clock[pid]); }`
+      : `$r = @stw_by_caller[pid] ? 255 : 0; delete(@stw_by_caller[pid]); @stw_ts[pid] = nsecs; @stw_reason[pid] = $r; $c = @stw_gc_clock[pid]; if ($c) { if ($r == 0) { @stw_ts[pid] = $c; } delete(@stw_gc_clock[pid]); }`,
     stwStart: `$t = @stw_ts[pid]; if ($t) { $r = @stw_reason[pid]; @stw_pause[pid, $r] = hist(nsecs - $t); @stw_pause_sum[pid, $r] = sum(nsecs - $t); delete(@stw_ts[pid]); delete(@stw_reason[pid]); }`,
     gcMarkTerm: `@gc_cycles[pid] = count();`,
     stwMarkTermEnd: `$t = @stw_ts[pid]; if ($t) { $r = @stw_reason[pid]; @stw_pause[pid, $r] = hist(nsecs - $t); @stw_pause_sum[pid, $r] = sum(nsecs - $t); delete(@stw_ts[pid]); delete(@stw_reason[pid]); }`,
     stwByCaller: `@stw_by_caller[pid] = 1;`,
     stwClock: `if (@stw_ts[pid]) { @stw_ts[pid] = nsecs; }`,
+    stwGcStartClock: `@stw_gc_clock[pid] = nsecs;`,
+    stwMarkDoneClock: `@stw_gc_clock[pid] = nsecs;`,
     newproc: `@goroutines_created[pid] = count();`,
     goexit: `@goroutines_exited[pid] = count();`,
     malloc: `$size = reg("ax"); if ($size > ${MAX_SMALL_SIZE}) { @alloc_large[pid] = sum(($size + ${PAGE - 1}) / ${PAGE} * ${PAGE}); } else { if ($size > 0) { $typ = reg("bx"); $noscan = 1; if ($typ != 0) { if (*(uint64*)($typ + 8) != 0) { $noscan = 0; } } @alloc_sizes[pid, $size, $noscan] = count(); } }`,
@@ -66,6 +73,8 @@ export function bpftraceGoRuntime(binary: string, points: readonly PointName[], 
   // its partner's maps get a dummy pid-0 entry that no lookup matches.
   if (has('ready', 'wake', 'injectglist') && !has('park')) init.push('@park_ts[0, 0] = 0; @park_reason[0, 0] = 0;');
   if (has('stwStart') && !has('stwStop')) init.push('@stw_ts[0] = 0; @stw_reason[0] = 0;');
+  if (has('stwStop') && !has('stwByCaller')) init.push('@stw_by_caller[0] = 0;');
+  if (has('stwStop') && !has('stwGcStartClock', 'stwMarkDoneClock')) init.push('@stw_gc_clock[0] = 0;');
   const begin = init.length ? `BEGIN { ${init.join(' ')} }\n` : '';
   return begin + points.map((p) => `uprobe:${binary}:${SYMBOL[p]} { ${body[p]} }`).join('\n') + '\n';
 }

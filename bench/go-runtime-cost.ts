@@ -40,7 +40,19 @@ const POINT_OPS: [PointName, string, number][] = [
   ['stwStop', 'gc_cycle', 1000],
   ['stwStart', 'gc_cycle', 1000],
   ['gcMarkTerm', 'gc_cycle', 1000],
+  // Where pauses begin and end as Go's own clock readings do (call sites; 2–3 hits per cycle).
+  ['stwMarkTermEnd', 'gc_cycle', 1000],
+  ['stwClock', 'gc_cycle', 1000],
+  ['stwGcStartClock', 'gc_cycle', 1000],
+  ['stwMarkDoneClock', 'gc_cycle', 1000],
+  ['stwByCaller', 'read_memstats', 1000],
 ];
+
+/** The points the probe places by default for this Go version (as probes/go-runtime.ts picks them). */
+function defaultPoints(minor: number): PointName[] {
+  const pauses: PointName[] = minor >= 22 ? ['stwStop', 'stwClock', 'stwStart', 'stwMarkTermEnd'] : ['stwStop', 'stwGcStartClock', 'stwMarkDoneClock', 'stwStart', 'stwMarkTermEnd', ...(minor < 21 ? (['stwByCaller'] as const) : [])];
+  return ['park', 'ready', 'injectglist', ...pauses, 'gcMarkTerm', 'refill', 'releaseAll', 'allocLarge'];
+}
 
 type Attach = (pid: number) => Promise<() => void | Promise<void>>;
 
@@ -48,6 +60,7 @@ interface Target {
   bin: string;
   symbols: BinarySymbols;
   offsets: GoOffsets;
+  minor: number;
 }
 
 function target(): Target {
@@ -59,7 +72,7 @@ function target(): Target {
   const ver = symbols.goVersion;
   const offsets = ver && goOffsets(ver[0], ver[1]);
   if (!offsets) throw new Error(`bench: ${symbols.go?.version ?? 'this Go'} has no offset table; build the bench with a supported Go`);
-  return { bin, symbols, offsets };
+  return { bin, symbols, offsets, minor: ver[1] };
 }
 
 interface OpTiming {
@@ -217,7 +230,7 @@ export async function goRuntimePointCost(withBpftrace: boolean): Promise<string>
 /** One row per operation: the default go_runtime probe as a whole against the same setups. */
 export async function goRuntimeProbeCost(withBpftrace: boolean): Promise<string> {
   const t = target();
-  const cheap: PointName[] = ['park', 'ready', 'injectglist', 'stwStop', 'stwStart', 'gcMarkTerm', 'refill', 'releaseAll', 'allocLarge'];
+  const cheap = defaultPoints(t.minor);
   const ops: [string, number][] = [
     ['alloc64', 200_000],
     ['alloc_large', 20_000],
@@ -225,6 +238,7 @@ export async function goRuntimeProbeCost(withBpftrace: boolean): Promise<string>
     ['tcp_roundtrip', 10_000],
     ['spawn', 50_000],
     ['gc_cycle', 1000],
+    ['read_memstats', 1000],
   ];
   const rows: string[][] = [];
   for (const [op, n] of ops) {

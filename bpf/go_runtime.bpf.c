@@ -4,7 +4,8 @@
  *
  *   park/wake      gopark → casgstatus(_Gwaiting→_Grunnable): blocked time by wait reason
  *   stw            stopTheWorldWithSema entry (from 1.22 its clock read after taking sched.lock,
- *                  as Go excludes that wait) → where Go itself reads the clock that ends the
+ *                  as Go excludes that wait; before, GC pauses from the clock read in
+ *                  gcStart/gcMarkDone just before they call it) → where Go itself reads the clock that ends the
  *                  pause: the `call time.now` in gcMarkTermination (mark termination), else the
  *                  `call wakep` in startTheWorldWithSema; pause histogram by phase
  *   gc             gcMarkTermination: one per completed GC cycle
@@ -31,6 +32,7 @@ enum point {
   P_STW_MARK_TERM_END = 13, /* gcMarkTermination, at its `call time.now` */
   P_STW_BY_CALLER = 14,     /* stopTheWorld's closure (Go < 1.21): a stop that is not GC */
   P_STW_CLOCK = 15,         /* stopTheWorldWithSema's `call nanotime1` after sched.lock (Go >= 1.22) */
+  P_STW_GC_CLOCK = 16,      /* gcStart/gcMarkDone's `now := nanotime()` returned (Go < 1.22) */
 };
 
 /* How a process's pauses get their phase. */
@@ -48,6 +50,7 @@ enum counter {
   C_ALLOC_BYTES_SPANS = 3,   /* cheap mode: small (refill/releaseAll) + large */
   C_ALLOC_BYTES_LARGE = 4,   /* exact mode: allocations > 32 KiB, rounded to pages */
   C_MALLOC_CALLS = 5,
+  C_ALLOC_OBJECTS_SPANS = 6, /* cheap mode: objects, as /gc/heap/allocs:objects (tiny blocks, not tiny allocs) */
 };
 
 #define G_WAITING 4
@@ -152,6 +155,15 @@ struct {
   __type(value, __u32);
 } stw_by_caller SEC(".maps");
 
+/* Before 1.22 a GC pause starts where gcStart/gcMarkDone read the clock, just before they stop
+ * the world (worldsema held: the next stopTheWorldWithSema of the process is theirs). */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, __u64);
+} stw_gc_clock SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16384);
@@ -240,9 +252,9 @@ static __always_inline __u32 read_u16(__u64 addr) {
   return v;
 }
 
-/* Slots of a cached span used since it was cached, times its object size: what Go adds to
- * smallAllocCount in refill and releaseAll. */
-static __always_inline __u64 span_bytes(struct go_proc *cfg, __u64 span, __u32 spc) {
+/* Slots of a cached span used since it was cached: what Go adds to smallAllocCount in
+ * refill and releaseAll (objects; times the class size, bytes). */
+static __always_inline __u32 span_used(struct go_proc *cfg, __u64 span) {
   if (!span) return 0;
   __u32 used;
   __u32 gap = cfg->span_before_off - cfg->span_count_off;
@@ -253,11 +265,14 @@ static __always_inline __u64 span_bytes(struct go_proc *cfg, __u64 span, __u32 s
   } else {
     used = read_u16(span + cfg->span_count_off) - read_u16(span + cfg->span_before_off);
   }
-  if (!used || (used & 0x8000)) return 0;
+  return used & 0x8000 ? 0 : used;
+}
+
+static __always_inline __u64 class_bytes(__u32 spc, __u32 used) {
+  if (!used) return 0;
   __u32 cls = spc >> 1;
   __u32 *size = bpf_map_lookup_elem(&class_size, &cls);
-  if (!size) return 0;
-  return (__u64)used * *size;
+  return size ? (__u64)used * *size : 0;
 }
 
 /* The world restarts: the open pause goes to its phase's histogram. The first end point wins
@@ -340,9 +355,19 @@ int on_go(struct pt_regs *ctx) {
         bpf_map_delete_elem(&stw_by_caller, &tgid);
       }
       struct stw_open o = {.ts = now, .reason = reason};
+      __u64 *clock = bpf_map_lookup_elem(&stw_gc_clock, &tgid);
+      if (clock) {
+        /* Only GC stops read it (reasons 1, 2: mark/sweep termination); worldsema makes the next stop theirs. */
+        int gc = cfg->stw_mode == STW_PHASE_REASON ? reason == 1 || reason == 2 : reason != STW_OTHER_REASON;
+        if (gc && *clock <= now) o.ts = *clock;
+        bpf_map_delete_elem(&stw_gc_clock, &tgid);
+      }
       bpf_map_update_elem(&stw_open, &tgid, &o, BPF_ANY);
       break;
     }
+    case P_STW_GC_CLOCK:
+      bpf_map_update_elem(&stw_gc_clock, &tgid, &now, BPF_ANY);
+      break;
     case P_STW_CLOCK: {
       /* Go >= 1.22 starts its pause clock once sched.lock is held; the reason stays as read at entry. */
       struct stw_open *o = bpf_map_lookup_elem(&stw_open, &tgid);
@@ -383,26 +408,36 @@ int on_go(struct pt_regs *ctx) {
       }
       break;
     }
-    case P_REFILL:
+    case P_REFILL: {
       /* (*mcache).refill(c RAX, spc BL) */
       if (!cfg->mcache_alloc_off) break; /* unknown Go version: no span accounting */
       __u32 spc = ctx->bx & 0xff;
-      count(tgid, C_ALLOC_BYTES_SPANS, span_bytes(cfg, read_u64(ctx->ax + cfg->mcache_alloc_off + (__u64)spc * 8), spc));
+      __u32 used = span_used(cfg, read_u64(ctx->ax + cfg->mcache_alloc_off + (__u64)spc * 8));
+      if (!used) break;
+      count(tgid, C_ALLOC_BYTES_SPANS, class_bytes(spc, used));
+      count(tgid, C_ALLOC_OBJECTS_SPANS, used);
       break;
+    }
     case P_RELEASE_ALL: {
       if (!cfg->mcache_alloc_off) break;
       __u32 zero = 0;
       struct span_list *l = bpf_map_lookup_elem(&span_scratch, &zero);
       if (!l || bpf_probe_read_user(l->spans, sizeof(l->spans), (void *)(ctx->ax + cfg->mcache_alloc_off))) break;
-      __u64 total = 0;
-      for (__u32 spc = 0; spc < NUM_SPAN_CLASSES; spc++) total += span_bytes(cfg, l->spans[spc], spc);
-      count(tgid, C_ALLOC_BYTES_SPANS, total);
+      __u64 bytes = 0, objects = 0;
+      for (__u32 spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
+        __u32 used = span_used(cfg, l->spans[spc]);
+        bytes += class_bytes(spc, used);
+        objects += used;
+      }
+      count(tgid, C_ALLOC_BYTES_SPANS, bytes);
+      count(tgid, C_ALLOC_OBJECTS_SPANS, objects);
       break;
     }
     case P_ALLOC_LARGE: {
       /* (*mcache).allocLarge(c RAX, size RBX, …): Go counts whole pages. */
       __u64 size = ctx->bx;
       count(tgid, C_ALLOC_BYTES_SPANS, (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
+      count(tgid, C_ALLOC_OBJECTS_SPANS, 1);
       break;
     }
   }

@@ -8,17 +8,18 @@ import { BinarySymbols } from './lib/binary-symbols.js';
 import { GoRuntimeMaps, POINTS, type GoProcess, type PointName, type StwPhases } from './lib/go/go-runtime-reader.js';
 import { callSiteOf } from './lib/go/amd64-calls.js';
 import { readRuntimeTotals, type RuntimeTotals } from './lib/go/runtime-totals.js';
-import { goOffsets, SUPPORTED_GO_MINORS, type GoOffsets } from './lib/go/offsets.js';
+import { goOffsets, SUPPORTED_GO_MINORS, type GcControllerOffsets, type GoOffsets } from './lib/go/offsets.js';
 import { ProcessMemory } from './lib/go/process-memory.js';
 import { allglenProblem, readRuntimeGauges } from './lib/go/runtime-gauges.js';
-import { findMemstats, findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
+import { findGcController, findMemstats, findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
+import { readGcController } from './lib/go/gc-controller.js';
 import { stackCheckCookie } from './lib/go-prologue.js';
 import { processGone, ProcessExitedError, type ProcessInfo } from './lib/processes.js';
 import { BinaryLinks } from './lib/binary-links.js';
 import { runProcessProbe } from './lib/process-probe.js';
 import { scanOptions } from './lib/scan-options.js';
 
-const DEFAULT_METRICS = ['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc', 'threads', 'gomaxprocs'];
+const DEFAULT_METRICS = ['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc', 'threads', 'gomaxprocs', 'gc_controller'];
 
 /** What one Go binary (inode) needs: its symbols, version, offsets, and the links placed in it. */
 interface GoBinary {
@@ -28,6 +29,8 @@ interface GoBinary {
   globals?: RuntimeGlobals;
   /** runtime.memstats' link-time address: the counters' totals at attach. */
   memstats?: bigint;
+  /** runtime.gcController's link-time address: GOGC, GOMEMLIMIT, heap goal and live heap. */
+  gcController?: bigint;
   stwPhases: StwPhases;
   links: number[];
   /** Metrics this binary cannot have, and why (a point not attached, no offsets, no globals). */
@@ -63,6 +66,8 @@ interface Tracked extends GoProcess {
   mem?: ProcessMemory;
   globals?: RuntimeGlobals;
   offsets?: GoOffsets;
+  /** Where this process's gcController is and its layout, once checked against its memory. */
+  gcController?: { address: bigint; offsets: GcControllerOffsets };
 }
 
 function resolutionOf(t: Tracked, metrics: ReadonlySet<string>): { labels: Labels; ok: boolean }[] {
@@ -91,7 +96,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
     const m = new Set(config.metrics ?? DEFAULT_METRICS);
     const k = new Set<SampleKind>();
     if (m.has('blocked') || m.has('gc_cycles') || m.has('alloc') || m.has('goroutine_churn')) k.add('counter');
-    if (m.has('runqueue') || m.has('m_nonidle') || m.has('goroutines') || m.has('threads') || m.has('gomaxprocs')) k.add('gauge');
+    if (m.has('runqueue') || m.has('m_nonidle') || m.has('goroutines') || m.has('threads') || m.has('gomaxprocs') || m.has('gc_controller')) k.add('gauge');
     if (m.has('gc_pauses')) k.add('histogram');
     k.add('gauge'); // go_info
     return k;
@@ -103,7 +108,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
     const points: PointName[] = [];
     const wake = config.wake ?? 'ready';
     if (metrics.has('blocked')) points.push('park', ...(wake === 'casgstatus' ? (['wake'] as const) : (['ready', 'injectglist'] as const)));
-    if (metrics.has('gc_pauses')) points.push('stwStop', 'stwClock', 'stwStart', 'stwMarkTermEnd', 'stwByCaller');
+    if (metrics.has('gc_pauses')) points.push('stwStop', 'stwClock', 'stwGcStartClock', 'stwMarkDoneClock', 'stwStart', 'stwMarkTermEnd', 'stwByCaller');
     if (metrics.has('gc_cycles')) points.push('gcMarkTerm');
     if (metrics.has('goroutine_churn')) points.push('newproc', 'goexit');
     if (metrics.has('alloc')) points.push(...(allocMode === 'exact' ? (['malloc'] as const) : (['refill', 'releaseAll', 'allocLarge'] as const)));
@@ -151,6 +156,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 if (name === 'stwByCaller' && offsets?.stwReason) continue;
                 // Before 1.22 Go's pause clock starts before stopTheWorldWithSema is called.
                 if (name === 'stwClock' && ver[1] < 22) continue;
+                if ((name === 'stwGcStartClock' || name === 'stwMarkDoneClock') && ver[1] >= 22) continue;
                 const point: { cookie: number; symbol: string; call?: string; afterCall?: boolean } = POINTS[name];
                 try {
                   if (point.call) {
@@ -189,9 +195,15 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
               } catch {
                 memstats = undefined;
               }
+              let gcController: ReturnType<typeof findGcController>;
+              try {
+                gcController = metrics.has('gc_controller') ? findGcController(path, symbols) : undefined;
+              } catch {
+                gcController = undefined;
+              }
               const placed = (n: PointName) => links.length > 0 && at.some((a) => a.name === n) && !unattached.has(n);
               const stwPhases: StwPhases = offsets?.stwReason ? 'reason' : placed('stwByCaller') && placed('stwMarkTermEnd') ? 'caller' : 'unknown';
-              const announce = { exe: p.exe, go: symbols.go.version, points: links.length ? at.length - failed : 0, links: links.length, globals: globals?.source ?? 'none', memstats: memstats?.source ?? 'none', pause_phases: stwPhases, ...(notes.length ? { notes } : {}) };
+              const announce = { exe: p.exe, go: symbols.go.version, points: links.length ? at.length - failed : 0, links: links.length, globals: globals?.source ?? 'none', memstats: memstats?.source ?? 'none', ...(metrics.has('gc_controller') ? { gc_controller: gcController?.source ?? 'none' } : {}), pause_phases: stwPhases, ...(notes.length ? { notes } : {}) };
               const lacking = new Map<string, string>();
               const alloc = allocMode === 'exact' ? (['malloc'] as const) : (['refill', 'releaseAll', 'allocLarge'] as const);
               for (const m of metrics) {
@@ -201,8 +213,10 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 else if (!globals && NEEDS_GLOBALS.has(m)) lacking.set(m, 'runtime.sched/allp not found (no symbol table, and stopTheWorldWithSema did not match the known code)');
                 else if (m === 'goroutines' && (offsets?.schedGfreeN === undefined || offsets.pGfreeN === undefined)) lacking.set(m, `offsets of sched.gFree.n and p.gFree.n not known for ${symbols.go.version}`);
                 else if (m === 'goroutines' && globals?.allglen === undefined) lacking.set(m, 'runtime.allglen not found (no symbol table, and runtime.allgadd did not match the known code)');
+                else if (m === 'gc_controller' && !offsets?.gcController) lacking.set(m, `the layout of runtime.gcControllerState is not known for ${symbols.go.version} (known: go1.19, go1.21–go1.24)`);
+                else if (m === 'gc_controller' && !gcController) lacking.set(m, 'runtime.gcController not found (no symbol table, and runtime.gcStart did not match the known code)');
               }
-              return { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), ...(memstats ? { memstats: memstats.memstats } : {}), stwPhases, links, missing: lacking, announce };
+              return { version: symbols.go.version, minor: ver[1], ...(offsets ? { offsets } : {}), ...(globals ? { globals } : {}), ...(memstats ? { memstats: memstats.address } : {}), ...(gcController && offsets?.gcController ? { gcController: gcController.address } : {}), stwPhases, links, missing: lacking, announce };
             };
 
             /** The runtime's own totals now, read from memstats through a short-lived fd. */
@@ -228,7 +242,9 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 let globals = b.globals;
                 const missing = new Map(b.missing);
                 const seeding = b.memstats !== undefined && SEEDED.some((m) => metrics.has(m));
-                if ((globals && b.offsets) || seeding) {
+                const pacer = b.gcController !== undefined && b.offsets?.gcController ? { address: b.gcController, offsets: b.offsets.gcController } : undefined;
+                let gcController: typeof pacer;
+                if ((globals && b.offsets) || seeding || pacer) {
                   try {
                     mem = ProcessMemory.ofExecutable(p.pid);
                   } catch (e) {
@@ -238,7 +254,16 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                     }
                     ctx.log.warn(`cannot read the Go scheduler state of this process through /proc/${p.pid}/mem; no run-queue/M gauges, counters from attach`, { pid: p.pid, error: e });
                     if (globals && b.offsets) for (const m of NEEDS_GLOBALS) if (metrics.has(m)) missing.set(m, `/proc/${p.pid}/mem cannot be read: ${(e as Error).message}`);
+                    if (pacer) missing.set('gc_controller', `/proc/${p.pid}/mem cannot be read: ${(e as Error).message}`);
                     globals = undefined;
+                  }
+                }
+                if (mem && pacer) {
+                  try {
+                    readGcController(mem, pacer.address, pacer.offsets); // validates the address once
+                    gcController = pacer;
+                  } catch (e) {
+                    missing.set('gc_controller', `runtime.gcController at 0x${pacer.address.toString(16)} does not check out in this process: ${(e as Error).message}`);
                   }
                 }
                 if (mem && globals && b.offsets) {
@@ -255,7 +280,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                     globals = undefined;
                   }
                 }
-                if (mem && !globals) {
+                if (mem && !globals && !gcController) {
                   mem.close();
                   mem = undefined;
                 }
@@ -271,7 +296,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 // Read once recording has started: what happens in between is counted twice, not
                 // lost (microseconds; a GC cycle or a few span refills at most).
                 const { seed, unseeded } = seedOf(p.pid, b, seeding);
-                tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, missing, stwPhases: b.stwPhases, ...(seed ? { seed } : {}), ...(unseeded && SEEDED.some((m) => metrics.has(m)) ? { unseeded } : {}), ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}) });
+                tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, missing, stwPhases: b.stwPhases, ...(seed ? { seed } : {}), ...(unseeded && SEEDED.some((m) => metrics.has(m)) ? { unseeded } : {}), ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}), ...(gcController ? { gcController } : {}) });
                 if (b.announce) {
                   ctx.log.info('Go runtime probes attached', b.announce);
                   delete b.announce;
@@ -298,6 +323,17 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 for (const t of procs.values()) {
                   batch.push({ kind: 'gauge', name: 'go_info', labels: infoLabels(t), timestamp: now, value: 1, help: 'Go version of a probed process' });
                   for (const r of resolutionOf(t, metrics)) batch.push({ kind: 'gauge', name: 'go_runtime_probe_info', labels: r.labels, timestamp: now, value: r.ok ? 1 : 0, help: 'Per process and metric: 1 if the probe measures it, 0 if not (reason says why)' });
+                  if (t.mem && t.gcController) {
+                    try {
+                      const c = readGcController(t.mem, t.gcController.address, t.gcController.offsets);
+                      batch.push({ kind: 'gauge', name: 'go_gc_gogc_percent', labels: t.labels, timestamp: now, value: c.gogcPercent, help: 'GOGC: heap growth (percent of the live heap) that starts the next GC; -1 when off, as /gc/gogc:percent' });
+                      batch.push({ kind: 'gauge', name: 'go_gc_gomemlimit_bytes', labels: t.labels, timestamp: now, value: c.memoryLimitBytes, help: 'GOMEMLIMIT: the soft memory limit in bytes (math.MaxInt64 when unset), as /gc/gomemlimit:bytes' });
+                      batch.push({ kind: 'gauge', name: 'go_gc_heap_goal_bytes', labels: t.labels, timestamp: now, value: c.heapGoalBytes, help: 'Heap size the current GC cycle aims to end at (the GOGC goal; lower when GOMEMLIMIT binds), as /gc/heap/goal:bytes' });
+                      batch.push({ kind: 'gauge', name: 'go_gc_heap_live_bytes', labels: t.labels, timestamp: now, value: c.heapLiveBytes, help: 'Heap bytes the last GC marked live, as /gc/heap/live:bytes' });
+                    } catch {
+                      // The process is exiting; its exit event removes it.
+                    }
+                  }
                   if (!t.mem || !t.globals || !t.offsets) continue;
                   try {
                     const g = readRuntimeGauges(t.mem, t.globals, t.offsets);

@@ -221,7 +221,7 @@ export interface BpfObjectProbeConfig {
 }
 
 /**
- * The Go runtime of unmodified processes, from outside: goroutine blocked time by wait reason, GC stop-the-world pauses, per-P run-queue length, non-idle Ms, heap allocation bytes, GC cycles, goroutines. Entry uprobes only; stripped binaries work.
+ * The Go runtime of unmodified processes, from outside: goroutine blocked time by wait reason, GC stop-the-world pauses, per-P run-queue length, non-idle Ms, heap allocation bytes, GC cycles, goroutines, threads, GOMAXPROCS, GOGC/GOMEMLIMIT and heap goal. Entry uprobes only; stripped binaries work.
  */
 export interface GoRuntimeProbeConfig {
   type: 'go_runtime';
@@ -247,7 +247,7 @@ export interface GoRuntimeProbeConfig {
     cgroup?: string;
   };
   /**
-   * goroutine_churn (created/exited counters) probes every goroutine start and exit and is off by default. threads (go_threads: OS threads, runtime.mcount()) and gomaxprocs (go_sched_gomaxprocs_threads) are read from runtime.sched and runtime.allp each interval.
+   * goroutine_churn (created/exited counters) probes every goroutine start and exit and is off by default. threads (go_threads: OS threads, runtime.mcount()) and gomaxprocs (go_sched_gomaxprocs_threads) are read from runtime.sched and runtime.allp each interval. gc_controller (go_gc_gogc_percent, go_gc_gomemlimit_bytes, go_gc_heap_goal_bytes, go_gc_heap_live_bytes) is read from runtime.gcController each interval.
    *
    * @minItems 1
    */
@@ -263,6 +263,7 @@ export interface GoRuntimeProbeConfig {
       | 'goroutine_churn'
       | 'threads'
       | 'gomaxprocs'
+      | 'gc_controller'
     ),
     ...(
       | 'blocked'
@@ -275,6 +276,7 @@ export interface GoRuntimeProbeConfig {
       | 'goroutine_churn'
       | 'threads'
       | 'gomaxprocs'
+      | 'gc_controller'
     )[]
   ];
   /**

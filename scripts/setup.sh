@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# clang+bpftool build bpf/*.bpf.c, libbpf-dev the binding; golang-go builds test workloads.
-APT_PACKAGES=(clang llvm libbpf-dev bpftool make g++ golang-go)
+# clang+bpftool build bpf/*.bpf.c, libbpf-dev the binding; golang-go builds test workloads,
+# gcc and libc6-dev link the cgo ones.
+APT_PACKAGES=(clang llvm libbpf-dev bpftool make g++ gcc libc6-dev golang-go)
 # The peers the tests run for real: receivers and promtool, gdb (offset tables from DWARF),
 # setpriv (capability tests), bpftrace (the benches' comparison). A test whose program is
 # missing fails and names this script; none is skipped for it.

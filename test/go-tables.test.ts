@@ -7,7 +7,7 @@ import { callSites, leaRaxBefore } from '../probes/lib/go/amd64-calls.js';
 import { waitReasonNames } from '../probes/lib/go/wait-reasons.js';
 import { allocatedSize } from '../probes/lib/go/go-runtime-reader.js';
 import { goToolchains } from './helpers/go-toolchains.js';
-import { findMemstats, findRuntimeGlobals, scanAllglen, scanRipRelative } from '../probes/lib/go/runtime-globals.js';
+import { findGcController, findMemstats, findRuntimeGlobals, scanAllglen, scanRipRelative } from '../probes/lib/go/runtime-globals.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { ElfFile } from '../probes/lib/elf-file.js';
 import { buildGoProgram } from './helpers/workloads.js';
@@ -63,13 +63,28 @@ describe('Go runtime tables against each toolchain', () => {
       const acquire = symbols.resolve('runtime.(*consistentHeapStats).acquire', { at: 'entry' }).address;
       const sites = callSites(refill.code, refill.base, acquire);
       expect(sites.length).toBeGreaterThanOrEqual(1);
-      expect(leaRaxBefore(refill.code, refill.base, sites[0]!)).toBe(findMemstats(plain, symbols)!.memstats);
+      expect(leaRaxBefore(refill.code, refill.base, sites[0]!)).toBe(findMemstats(plain, symbols)!.address);
+      // gcController: the receiver of gcStart's call to (*gcControllerState).startCycle.
+      const gcStart = code('runtime.gcStart');
+      const startCycle = symbols.resolve('runtime.(*gcControllerState).startCycle', { at: 'entry' }).address;
+      const starts = callSites(gcStart.code, gcStart.base, startCycle);
+      expect(starts.length).toBeGreaterThanOrEqual(1);
+      expect(leaRaxBefore(gcStart.code, gcStart.base, starts[0]!)).toBe(findGcController(plain, symbols)!.address);
+      expect(findGcController(plain, symbols)!.source).toBe('symtab');
       // And on the stripped build itself, where only the disassembly can answer.
       const stripped = buildGoProgram('go-fidelity', 'stripped', tc);
       const found = findRuntimeGlobals(stripped, BinarySymbols.open(stripped))!;
       expect(found.source).toBe('disassembly');
       expect(found.allglen).toBeDefined();
       expect(findMemstats(stripped, BinarySymbols.open(stripped))?.source).toBe('disassembly');
+      expect(findGcController(stripped, BinarySymbols.open(stripped))?.source).toBe('disassembly');
+    });
+
+    it(`go${tc.version}: gcControllerState's layout (GOGC, GOMEMLIMIT, heap goal, live heap) equals the binary's DWARF`, () => {
+      const bin = buildGoProgram('go-fidelity', 'plain', tc);
+      const want = goOffsets(1, minor)!.gcController!;
+      const c = dwarfOffsets(bin, 'gcControllerState');
+      expect(Object.fromEntries(Object.keys(want).map((f) => [f, c.get(f)]))).toEqual(want);
     });
 
     it(`go${tc.version}: memstats' layout (the counters' seed) equals the binary's DWARF`, () => {

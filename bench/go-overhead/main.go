@@ -63,6 +63,13 @@ var ops = []op{
 			wg.Wait()
 		}
 	}},
+	// A stop-the-world that is not GC, as a library reading MemStats per scrape does.
+	{"read_memstats", 1000, func(n int) {
+		var m runtime.MemStats
+		for i := 0; i < n; i++ {
+			runtime.ReadMemStats(&m)
+		}
+	}},
 	// A GC cycle: two stop-the-world pauses, a gcMarkTermination, mcache flushes.
 	{"gc_cycle", 100, func(n int) {
 		for i := 0; i < n; i++ {

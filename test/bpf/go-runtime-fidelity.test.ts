@@ -24,12 +24,26 @@ interface Snapshot {
   pause_counts: number[];
   pause_buckets: number[];
   goroutines: number;
+  /** runtime.ThreadCreateProfile's count of Ms. */
+  threads: number;
+  /** /gc/heap/allocs:objects. */
+  allocs_objects: number;
+  /** /gc/heap/goal:bytes. */
+  heap_goal_bytes: number;
+  /** From Go 1.21 (runtime/metrics has them from then on). */
+  gogc_percent?: number;
+  gomemlimit_bytes?: number;
+  heap_live_bytes?: number;
   waited_seconds: Record<'sleep' | 'chan receive' | 'mutex', number>;
 }
 
+/** Set by environment, as operators set them: the probe must read back exactly these. */
+const GOGC = 150;
+const GOMEMLIMIT = 3 * 2 ** 30;
+
 /** The workload's stdin/stdout protocol (see test/workloads/go-fidelity/main.go). */
 function startFidelity(bin: string) {
-  const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GOMAXPROCS: '2' } });
+  const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GOMAXPROCS: '2', GOGC: String(GOGC), GOMEMLIMIT: `${GOMEMLIMIT / 2 ** 30}GiB` } });
   const phases = new Map<string, Snapshot>();
   let buf = '';
   child.stdout!.on('data', (d) => {
@@ -73,7 +87,7 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
   });
 
   for (const tc of toolchains) {
-    for (const flavour of ['plain', 'stripped'] as GoFlavour[]) {
+    for (const flavour of ['plain', 'stripped', 'cgo'] as GoFlavour[]) {
       it(`Go ${tc.version} (${flavour}): GC cycles and pauses exact, allocation within bounds, blocked time within 10%, gauges plausible`, async () => {
         const bin = buildGoProgram('go-fidelity', flavour, tc);
         const w = startFidelity(bin);
@@ -113,6 +127,10 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
           // "ready" and the first read (none: the workload waits on stdin).
           expect(cheap.first('go_mem_alloc_bytes_total', w.pid)! / ready.allocs_bytes).toBeGreaterThan(0.99);
           expect(Math.abs(incErr(cheap))).toBeLessThan(0.01);
+          // Objects too (span accounting counts slots used, as Go adds them to smallAllocCount).
+          const objErr = cheap.value('go_gc_heap_allocs_objects_total', w.pid)! / done.allocs_objects - 1;
+          console.log(`go${tc.version} ${flavour}: allocs ${done.allocs_objects} objects absolute; cheap ${pct(objErr)}`);
+          expect(Math.abs(objErr)).toBeLessThan(0.01);
 
           // Stop-the-world pauses: two per cycle, each counted once, distribution within a log2 bucket.
           // A pause is counted when the world restarts, after gcMarkTermination counted its cycle:
@@ -165,14 +183,27 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
           await waitFor(() => waiting() >= final.leaked && oldest() >= final.leaked_age_seconds! - 0.01, 5000, `${final.leaked} leaked goroutines waiting ≥ ${final.leaked_age_seconds} s (saw ${waiting()}, ${oldest()} s)`);
           expect(waiting()).toBeLessThanOrEqual(final.leaked + 2);
           console.log(`go${tc.version} ${flavour}: waiting now ${cheap.series('go_sched_goroutines_waiting', w.pid).map((s) => `${s.labels.reason}=${s.kind === 'gauge' ? s.value : ''}`).join(', ')}`);
-          // GOMAXPROCS=2 from the environment, exactly; the runtime's Ms against the kernel's own
-          // thread list (a pure-Go process has no other threads).
+          // GOMAXPROCS=2 from the environment, exactly; the runtime's Ms against its own count and
+          // the kernel's thread list (a pure-Go process has no other threads).
           expect(cheap.value('go_sched_gomaxprocs_threads', w.pid)).toBe(2);
+          // GOGC and GOMEMLIMIT from the environment, exactly, and as the runtime reports them (1.21+).
+          expect(cheap.value('go_gc_gogc_percent', w.pid)).toBe(GOGC);
+          expect(cheap.value('go_gc_gomemlimit_bytes', w.pid)).toBe(GOMEMLIMIT);
+          if (final.gogc_percent !== undefined) expect([final.gogc_percent, final.gomemlimit_bytes]).toEqual([GOGC, GOMEMLIMIT]);
+          // The pacer's goal and the live heap after the workload's last GC (it idles since).
+          const goal = () => cheap.value('go_gc_heap_goal_bytes', w.pid) ?? 0;
+          await waitFor(() => Math.abs(goal() / final.heap_goal_bytes - 1) < 0.1, 5000, `heap goal within 10% of ${final.heap_goal_bytes} (saw ${goal()})`);
+          const live = cheap.value('go_gc_heap_live_bytes', w.pid)!;
+          console.log(`go${tc.version} ${flavour}: heap goal ${goal()} B, Go's own ${final.heap_goal_bytes} B (${pct(goal() / final.heap_goal_bytes - 1)}); live ${live} B, Go's own ${final.heap_live_bytes ?? 'n/a (< 1.21)'}`);
+          if (final.heap_live_bytes !== undefined) expect(live).toBe(final.heap_live_bytes);
+          else expect(live).toBeGreaterThan(0);
           const osThreads = () => readdirSync(`/proc/${w.pid}/task`).length;
-          await waitFor(() => cheap.value('go_threads', w.pid) === osThreads(), 5000, `go_threads = ${osThreads()} OS threads (saw ${cheap.value('go_threads', w.pid)})`);
+          await waitFor(() => cheap.value('go_threads', w.pid) === final.threads, 5000, `go_threads = ${final.threads}, the runtime's own count (saw ${cheap.value('go_threads', w.pid)})`);
+          // A cgo binary keeps one M without an OS thread (for C threads calling into Go).
+          expect(cheap.value('go_threads', w.pid)).toBe(osThreads() + (flavour === 'cgo' ? 1 : 0));
           // Every metric says it resolved, per process: nothing silently missing.
           const info = cheap.series('go_runtime_probe_info', w.pid);
-          expect(Object.fromEntries(info.map((s) => [s.labels.metric, s.labels.status]))).toEqual(Object.fromEntries(['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc', 'threads', 'gomaxprocs'].map((m) => [m, 'ok'])));
+          expect(Object.fromEntries(info.map((s) => [s.labels.metric, s.labels.status]))).toEqual(Object.fromEntries(['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc', 'threads', 'gomaxprocs', 'gc_controller'].map((m) => [m, 'ok'])));
           expect(cheap.error).toBeUndefined();
           expect(exact.error).toBeUndefined();
         } finally {

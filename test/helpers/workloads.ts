@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, waitFor } from './cli.js';
 
@@ -24,16 +24,24 @@ export function buildC(): string {
   return cached('calls-c', [src], (out) => execFileSync('cc', ['-O1', '-o', out, src]));
 }
 
-export type GoFlavour = 'plain' | 'stripped' | 'pie';
+/** cgo: CGO_ENABLED=1, linked by the system linker and stripped, as distributions build services. */
+export type GoFlavour = 'plain' | 'stripped' | 'pie' | 'cgo';
+
+const GO_FLAGS: Record<GoFlavour, string[]> = {
+  plain: [],
+  stripped: ['-ldflags=-s -w'],
+  pie: ['-buildmode=pie'],
+  cgo: ['-ldflags=-s -w -linkmode=external'],
+};
 
 /** Builds a Go program under test/workloads/<dir> with a given toolchain and flavour, cached. */
 export function buildGoProgram(dir: string, flavour: GoFlavour, tc: { version: string; go: string; env: NodeJS.ProcessEnv }): string {
   const src = join(SRC, dir);
-  return cached(`${dir}-go${tc.version}-${flavour}`, [join(src, 'main.go'), join(src, 'go.mod')], (out) => {
-    const extra = flavour === 'stripped' ? ['-ldflags=-s -w'] : flavour === 'pie' ? ['-buildmode=pie'] : [];
-    execFileSync(tc.go, ['build', '-o', out, ...extra, '.'], {
+  const sources = readdirSync(src).filter((f) => f.endsWith('.go') || f === 'go.mod').sort().map((f) => join(src, f));
+  return cached(`${dir}-go${tc.version}-${flavour}`, sources, (out) => {
+    execFileSync(tc.go, ['build', '-o', out, ...GO_FLAGS[flavour], '.'], {
       cwd: src,
-      env: { ...process.env, ...tc.env, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, `gocache-${tc.version}`), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: '0' },
+      env: { ...process.env, ...tc.env, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, `gocache-${tc.version}`), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: flavour === 'cgo' ? '1' : '0' },
     });
   });
 }

@@ -30,6 +30,12 @@ export const POINTS = {
    * clock reading as at the end points (measured: +3% of the pause sum when placed on the call).
    */
   stwClock: { cookie: 15, symbol: 'runtime.stopTheWorldWithSema', call: 'runtime.nanotime1', afterCall: true },
+  /**
+   * Before 1.22 Go starts a GC pause's clock in the callers: `now := nanotime()` in gcStart
+   * (sweep termination) and gcMarkDone (mark termination), just before they stop the world.
+   */
+  stwGcStartClock: { cookie: 16, symbol: 'runtime.gcStart', call: 'runtime.nanotime1', afterCall: true },
+  stwMarkDoneClock: { cookie: 16, symbol: 'runtime.gcMarkDone', call: 'runtime.nanotime1', afterCall: true },
 } as const satisfies Record<string, { cookie: number; symbol: string; call?: string; afterCall?: boolean }>;
 export type PointName = keyof typeof POINTS;
 
@@ -38,6 +44,7 @@ const C_CREATED = 1;
 const C_EXITED = 2;
 const C_ALLOC_SPANS = 3;
 const C_ALLOC_LARGE = 4;
+const C_ALLOC_OBJECTS_SPANS = 6;
 
 /** STW pause buckets: 2^10 ns (~1 µs) … 2^36 ns (~69 s); the in-kernel log2 slots fold into them. */
 const STW_FIRST_SLOT = 10;
@@ -151,7 +158,7 @@ export class GoRuntimeMaps {
     const gone = new Set(pids);
     for (const pid of pids) this.waitReasons.delete(pid);
     for (const pid of pids) this.obj.delete('procs', u32(pid));
-    for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'stw_by_caller', 'parked']) {
+    for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'stw_by_caller', 'stw_gc_clock', 'parked']) {
       const k = this.obj.readKeys(map);
       for (let i = 0; i < k.count; i++) {
         if (gone.has(k.keys.readUInt32LE(i * k.keySize))) this.obj.delete(map, Buffer.from(k.keys.subarray(i * k.keySize, (i + 1) * k.keySize)));
@@ -215,6 +222,8 @@ export class GoRuntimeMaps {
       if (opts.metrics.has('alloc')) {
         const bytes = opts.allocMode === 'exact' ? (exactBytes!.get(p.pid) ?? 0) + get(C_ALLOC_LARGE) : get(C_ALLOC_SPANS);
         counter('go_mem_alloc_bytes_total', p.labels, (p.seed?.allocBytes ?? 0) + bytes, 'Heap bytes allocated since the process started (size-class rounded), as /gc/heap/allocs:bytes counts them');
+        // Exact mode sees every mallocgc call, tiny ones too, which Go counts per 16-byte block.
+        if (opts.allocMode === 'cheap') counter('go_gc_heap_allocs_objects_total', p.labels, (p.seed?.allocObjects ?? 0) + get(C_ALLOC_OBJECTS_SPANS), 'Heap objects allocated since the process started (tiny allocations counted per 16-byte block), as /gc/heap/allocs:objects');
       }
       if (opts.metrics.has('goroutine_churn')) {
         counter('go_goroutines_created_total', p.labels, get(C_CREATED), 'Goroutines created (newproc1)');

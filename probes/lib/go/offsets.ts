@@ -22,19 +22,36 @@ export interface GoOffsets {
   spanAllocCountBeforeCache?: number;
   /** stopTheWorldWithSema takes a stwReason (its phase) from 1.21 on. */
   stwReason: boolean;
+  /** runtime.gcControllerState: the GC pacer's settings and goals (go_gc_gogc_percent, heap goal…). */
+  gcController?: GcControllerOffsets;
 }
+
+export interface GcControllerOffsets {
+  gcPercent: number;
+  memoryLimit: number;
+  heapMinimum: number;
+  gcPercentHeapGoal: number;
+  sweepDistMinTrigger: number;
+  triggered: number;
+  heapMarked: number;
+}
+
+/** gcPercent, memoryLimit and heapMinimum lead the struct on every version with a memory limit (1.19+). */
+const GCC_119: GcControllerOffsets = { gcPercent: 0, memoryLimit: 8, heapMinimum: 16, gcPercentHeapGoal: 104, sweepDistMinTrigger: 112, triggered: 120, heapMarked: 184 };
+/** 1.21 replaced consMarkController (a PI controller, 56 B) with lastConsMark (4 floats, 32 B). */
+const GCC_121: GcControllerOffsets = { gcPercent: 0, memoryLimit: 8, heapMinimum: 16, gcPercentHeapGoal: 72, sweepDistMinTrigger: 80, triggered: 88, heapMarked: 152 };
 
 const SCHED = { schedNmidle: 40, schedNmidlelocked: 44, schedMnext: 48, schedNmsys: 60, schedNmfreed: 64, schedNgsys: 72 };
 
 const TABLE: Record<number, GoOffsets> = {
   17: { gGoid: 152, pRunqhead: 1520, pRunqtail: 1524, pRunnext: 3576, ...SCHED, stwReason: false },
   18: { gGoid: 152, pRunqhead: 400, pRunqtail: 404, pRunnext: 2456, ...SCHED, stwReason: false },
-  19: { gGoid: 152, pRunqhead: 400, pRunqtail: 404, pRunnext: 2456, pGfreeN: 2472, ...SCHED, schedGfreeN: 176, mcacheAlloc: 40, spanAllocCount: 96, spanAllocCountBeforeCache: 102, stwReason: false },
+  19: { gGoid: 152, pRunqhead: 400, pRunqtail: 404, pRunnext: 2456, pGfreeN: 2472, ...SCHED, schedGfreeN: 176, mcacheAlloc: 40, spanAllocCount: 96, spanAllocCountBeforeCache: 102, stwReason: false, gcController: GCC_119 },
   20: { gGoid: 152, pRunqhead: 400, pRunqtail: 404, pRunnext: 2456, ...SCHED, stwReason: false },
-  21: { gGoid: 152, pRunqhead: 400, pRunqtail: 404, pRunnext: 2456, pGfreeN: 2472, ...SCHED, schedGfreeN: 184, mcacheAlloc: 40, spanAllocCount: 104, spanAllocCountBeforeCache: 110, stwReason: true },
-  22: { gGoid: 152, pRunqhead: 400, pRunqtail: 404, pRunnext: 2456, pGfreeN: 2472, ...SCHED, schedGfreeN: 184, mcacheAlloc: 40, spanAllocCount: 96, spanAllocCountBeforeCache: 102, stwReason: true },
-  23: { gGoid: 160, pRunqhead: 392, pRunqtail: 396, pRunnext: 2448, pGfreeN: 2464, ...SCHED, schedGfreeN: 184, mcacheAlloc: 40, spanAllocCount: 96, spanAllocCountBeforeCache: 102, stwReason: true },
-  24: { gGoid: 160, pRunqhead: 392, pRunqtail: 396, pRunnext: 2448, pGfreeN: 2464, ...SCHED, schedGfreeN: 184, mcacheAlloc: 48, spanAllocCount: 96, spanAllocCountBeforeCache: 102, stwReason: true },
+  21: { gGoid: 152, pRunqhead: 400, pRunqtail: 404, pRunnext: 2456, pGfreeN: 2472, ...SCHED, schedGfreeN: 184, mcacheAlloc: 40, spanAllocCount: 104, spanAllocCountBeforeCache: 110, stwReason: true, gcController: GCC_121 },
+  22: { gGoid: 152, pRunqhead: 400, pRunqtail: 404, pRunnext: 2456, pGfreeN: 2472, ...SCHED, schedGfreeN: 184, mcacheAlloc: 40, spanAllocCount: 96, spanAllocCountBeforeCache: 102, stwReason: true, gcController: GCC_121 },
+  23: { gGoid: 160, pRunqhead: 392, pRunqtail: 396, pRunnext: 2448, pGfreeN: 2464, ...SCHED, schedGfreeN: 184, mcacheAlloc: 40, spanAllocCount: 96, spanAllocCountBeforeCache: 102, stwReason: true, gcController: GCC_121 },
+  24: { gGoid: 160, pRunqhead: 392, pRunqtail: 396, pRunnext: 2448, pGfreeN: 2464, ...SCHED, schedGfreeN: 184, mcacheAlloc: 48, spanAllocCount: 96, spanAllocCountBeforeCache: 102, stwReason: true, gcController: GCC_121 },
 };
 
 export const SUPPORTED_GO_MINORS = Object.keys(TABLE).map(Number);

@@ -93,21 +93,42 @@ export function scanRipRelative(code: Buffer, base: bigint): { sched: bigint; al
   return sched !== undefined && allp !== undefined ? { sched, allp } : undefined;
 }
 
+/** A runtime global's link-time address, and whether the symbol table or the code told it. */
+export interface FoundGlobal {
+  address: bigint;
+  source: 'symtab' | 'disassembly';
+}
+
 /**
- * Link-time address of runtime.memstats: from .symtab, or on stripped binaries from
- * (*mcache).refill, which calls memstats.heapStats.acquire() with RAX = &memstats.heapStats
- * (heapStats is memstats' first field; verified on 1.19 and 1.21–1.24). The caller checks it
- * against live memory (runtime-totals.ts).
+ * A runtime global from .symtab, or on stripped binaries as the receiver of a method the
+ * runtime calls on it: Go passes the receiver in RAX, loaded by `lea rax, [rip+&global]` just
+ * before the call. The caller checks the address against live memory before trusting it.
  */
-export function findMemstats(path: string, symbols: BinarySymbols): { memstats: bigint; source: 'symtab' | 'disassembly' } | undefined {
+function receiverGlobal(path: string, symbols: BinarySymbols, name: string, caller: string, method: string): FoundGlobal | undefined {
   const elf = ElfFile.open(path);
   try {
-    const sym = elf.objectSymbol('runtime.memstats');
-    if (sym !== undefined) return { memstats: sym, source: 'symtab' };
-    const call = firstCall(symbols, path, 'runtime.(*mcache).refill', 'runtime.(*consistentHeapStats).acquire');
-    const memstats = call && leaRaxBefore(call.code, call.address, call.at);
-    return memstats === undefined ? undefined : { memstats, source: 'disassembly' };
+    const sym = elf.objectSymbol(name);
+    if (sym !== undefined) return { address: sym, source: 'symtab' };
   } finally {
     elf.close();
   }
+  const call = firstCall(symbols, path, caller, method);
+  const address = call && leaRaxBefore(call.code, call.address, call.at);
+  return address === undefined ? undefined : { address, source: 'disassembly' };
+}
+
+/**
+ * runtime.memstats: (*mcache).refill calls memstats.heapStats.acquire(), and heapStats is
+ * memstats' first field (verified on 1.19 and 1.21–1.24; checked in runtime-totals.ts).
+ */
+export function findMemstats(path: string, symbols: BinarySymbols): FoundGlobal | undefined {
+  return receiverGlobal(path, symbols, 'runtime.memstats', 'runtime.(*mcache).refill', 'runtime.(*consistentHeapStats).acquire');
+}
+
+/**
+ * runtime.gcController: gcStart calls gcController.startCycle() (verified on 1.19 and
+ * 1.21–1.24; checked in gc-controller.ts).
+ */
+export function findGcController(path: string, symbols: BinarySymbols): FoundGlobal | undefined {
+  return receiverGlobal(path, symbols, 'runtime.gcController', 'runtime.gcStart', 'runtime.(*gcControllerState).startCycle');
 }

@@ -58,6 +58,12 @@ func snapshot(phase string) {
 		{Name: "/gc/cycles/total:gc-cycles"},
 		{Name: "/gc/pauses:seconds"},
 		{Name: "/sched/goroutines:goroutines"},
+		{Name: "/gc/heap/allocs:objects"},
+		{Name: "/gc/heap/goal:bytes"},
+		// From Go 1.21; KindBad (left out of the output) before.
+		{Name: "/gc/gogc:percent"},
+		{Name: "/gc/gomemlimit:bytes"},
+		{Name: "/gc/heap/live:bytes"},
 	}
 	metrics.Read(samples)
 	out := map[string]interface{}{"phase": phase}
@@ -77,6 +83,14 @@ func snapshot(phase string) {
 	}
 	out["pause_buckets"] = buckets
 	out["goroutines"] = samples[3].Value.Uint64()
+	// Ms, as client_golang's go_threads counts them (the runtime's list of Ms: with cgo it holds
+	// an extra M for C threads calling into Go, which has no OS thread until one does).
+	out["threads"], _ = runtime.ThreadCreateProfile(nil)
+	for i, key := range map[int]string{4: "allocs_objects", 5: "heap_goal_bytes", 6: "gogc_percent", 7: "gomemlimit_bytes", 8: "heap_live_bytes"} {
+		if samples[i].Value.Kind() == metrics.KindUint64 {
+			out[key] = samples[i].Value.Uint64()
+		}
+	}
 	out["read_memstats"] = readMemStats
 	// GC pause time as the runtime sums it (work.pauseNS), from the last ReadMemStats: reading
 	// it here would stop the world once more.

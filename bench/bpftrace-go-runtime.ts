@@ -27,6 +27,9 @@ const SYMBOL: Record<PointName, string> = {
   stwClock: 'runtime.stopTheWorldWithSema',
   stwGcStartClock: 'runtime.gcStart',
   stwMarkDoneClock: 'runtime.gcMarkDone',
+  runqput: 'runtime.runqput',
+  gosched: 'runtime.goschedImpl',
+  execute: 'runtime.execute',
 };
 
 const G_WAITING = 4;
@@ -59,6 +62,10 @@ export function bpftraceGoRuntime(binary: string, points: readonly PointName[], 
     stwClock: `if (@stw_ts[pid]) { @stw_ts[pid] = nsecs; }`,
     stwGcStartClock: `@stw_gc_clock[pid] = nsecs;`,
     stwMarkDoneClock: `@stw_gc_clock[pid] = nsecs;`,
+    // Scheduling latency, 1 in 8 runnable goroutines timed, as became_runnable() samples.
+    runqput: `if (rand % 8 == 0) { @runnable[pid, ${goid('reg("bx")')}] = nsecs; }`,
+    gosched: `if (rand % 8 == 0) { @runnable[pid, ${goid('reg("ax")')}] = nsecs; }`,
+    execute: `$g = ${goid('reg("ax")')}; $t = @runnable[pid, $g]; if ($t) { @sched_latency[pid] = hist(nsecs - $t); delete(@runnable[pid, $g]); }`,
     newproc: `@goroutines_created[pid] = count();`,
     goexit: `@goroutines_exited[pid] = count();`,
     malloc: `$size = reg("ax"); if ($size > ${MAX_SMALL_SIZE}) { @alloc_large[pid] = sum(($size + ${PAGE - 1}) / ${PAGE} * ${PAGE}); } else { if ($size > 0) { $typ = reg("bx"); $noscan = 1; if ($typ != 0) { if (*(uint64*)($typ + 8) != 0) { $noscan = 0; } } @alloc_sizes[pid, $size, $noscan] = count(); } }`,
@@ -72,9 +79,10 @@ export function bpftraceGoRuntime(binary: string, points: readonly PointName[], 
   // bpftrace refuses a map that is read but never written; when a point is benchmarked alone,
   // its partner's maps get a dummy pid-0 entry that no lookup matches.
   if (has('ready', 'wake', 'injectglist') && !has('park')) init.push('@park_ts[0, 0] = 0; @park_reason[0, 0] = 0;');
-  if (has('stwStart') && !has('stwStop')) init.push('@stw_ts[0] = 0; @stw_reason[0] = 0;');
-  if (has('stwStop') && !has('stwByCaller')) init.push('@stw_by_caller[0] = 0;');
-  if (has('stwStop') && !has('stwGcStartClock', 'stwMarkDoneClock')) init.push('@stw_gc_clock[0] = 0;');
+  if (has('stwStart', 'stwMarkTermEnd', 'stwClock') && !has('stwStop')) init.push('@stw_ts[0] = 0; @stw_reason[0] = 0;');
+  if (has('execute') && !has('runqput', 'gosched')) init.push('@runnable[0, 0] = 0;');
+  // stwStop reads these before the probes that write them are parsed: bpftrace types maps in order.
+  if (has('stwStop')) init.push('@stw_by_caller[0] = 0; @stw_gc_clock[0] = 0;');
   const begin = init.length ? `BEGIN { ${init.join(' ')} }\n` : '';
   return begin + points.map((p) => `uprobe:${binary}:${SYMBOL[p]} { ${body[p]} }`).join('\n') + '\n';
 }

@@ -9,6 +9,7 @@
  *                  pause: the `call time.now` in gcMarkTermination (mark termination), else the
  *                  `call wakep` in startTheWorldWithSema; pause histogram by phase
  *   gc             gcMarkTermination: one per completed GC cycle
+ *   sched latency  runqput / goschedImpl / injectglist (runnable) → execute (running), opt-in
  *   goroutines     newproc1 (created), goexit1 (exited)
  *   alloc, cheap   (*mcache).refill + releaseAll + allocLarge: Go's own heap accounting
  *   alloc, exact   mallocgc: every allocation's size (rounded to size classes in user space)
@@ -33,6 +34,9 @@ enum point {
   P_STW_BY_CALLER = 14,     /* stopTheWorld's closure (Go < 1.21): a stop that is not GC */
   P_STW_CLOCK = 15,         /* stopTheWorldWithSema's `call nanotime1` after sched.lock (Go >= 1.22) */
   P_STW_GC_CLOCK = 16,      /* gcStart/gcMarkDone's `now := nanotime()` returned (Go < 1.22) */
+  P_RUNQPUT = 17,           /* runqput(pp, gp, next): gp runnable (new, woken) */
+  P_GOSCHED = 18,           /* goschedImpl(gp, …): gp yielded or was preempted, runnable again */
+  P_EXECUTE = 19,           /* execute(gp, …): gp runs */
 };
 
 /* How a process's pauses get their phase. */
@@ -66,6 +70,8 @@ struct go_proc {
   __u32 span_before_off;   /* mspan.allocCountBeforeCache (uint16) */
   __u32 stw_mode;          /* enum stw_mode */
   __u32 schedlink_off;     /* g.schedlink */
+  __u32 latency_every;     /* scheduling latency of 1 in latency_every runnable goroutines; 0: off */
+  __u32 pad;
 };
 
 struct parked_key {
@@ -154,6 +160,22 @@ struct {
   __type(key, __u32);
   __type(value, __u32);
 } stw_by_caller SEC(".maps");
+
+/* Goroutines made runnable, by (tgid, goid): when; taken when they run (scheduling latency). */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct parked_key);
+  __type(value, __u64);
+} runnable_since SEC(".maps");
+
+/* Runnable → running, per process: /sched/latencies:seconds. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, struct stw_val);
+} sched_latency SEC(".maps");
 
 /* Before 1.22 a GC pause starts where gcStart/gcMarkDone read the clock, just before they stop
  * the world (worldsema held: the next stopTheWorldWithSema of the process is theirs). */
@@ -275,6 +297,32 @@ static __always_inline __u64 class_bytes(__u32 spc, __u32 used) {
   return size ? (__u64)used * *size : 0;
 }
 
+/* A goroutine becomes runnable: 1 in latency_every of these is timed, as Go times 1 in 8 for
+ * its own histogram (execute then finds only the sampled ones in the map). */
+static __always_inline void became_runnable(__u32 tgid, struct go_proc *cfg, __u64 gp, __u64 now) {
+  if (!cfg->latency_every || !cfg->goid_off) return;
+  if (cfg->latency_every > 1 && bpf_get_prandom_u32() % cfg->latency_every) return;
+  struct parked_key k = {.tgid = tgid, .goid = read_u64(gp + cfg->goid_off)};
+  bpf_map_update_elem(&runnable_since, &k, &now, BPF_ANY);
+}
+
+/* Adds one observation to a per-process histogram, creating it from the all-zero template. */
+static __always_inline void hist_add(void *map, void *key, __u64 d) {
+  struct stw_val *v = bpf_map_lookup_elem(map, key);
+  if (!v) {
+    __u32 zk = 0;
+    struct stw_val *zero = bpf_map_lookup_elem(&zero_stw, &zk);
+    if (!zero) return;
+    bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+    v = bpf_map_lookup_elem(map, key);
+    if (!v) return;
+  }
+  __sync_fetch_and_add(&v->count, 1);
+  __sync_fetch_and_add(&v->sum_ns, d);
+  __u32 slot = log2_slot(d);
+  if (slot < HIST_SLOTS) __sync_fetch_and_add(&v->hist[slot], 1);
+}
+
 /* The world restarts: the open pause goes to its phase's histogram. The first end point wins
  * (mark termination reaches time.now before startTheWorldWithSema). */
 static __always_inline void stw_closed(__u32 tgid, struct go_proc *cfg, __u64 now, int mark_term) {
@@ -288,19 +336,7 @@ static __always_inline void stw_closed(__u32 tgid, struct go_proc *cfg, __u64 no
   else if (cfg->stw_mode == STW_PHASE_CALLER) phase = r == STW_OTHER_REASON ? 3 : mark_term ? 1 : 2;
   else phase = 0;
   struct stw_key k = {.tgid = tgid, .phase = phase};
-  struct stw_val *v = bpf_map_lookup_elem(&stw, &k);
-  if (!v) {
-    __u32 zk = 0;
-    struct stw_val *zero = bpf_map_lookup_elem(&zero_stw, &zk);
-    if (!zero) return;
-    bpf_map_update_elem(&stw, &k, zero, BPF_NOEXIST);
-    v = bpf_map_lookup_elem(&stw, &k);
-    if (!v) return;
-  }
-  __sync_fetch_and_add(&v->count, 1);
-  __sync_fetch_and_add(&v->sum_ns, d);
-  __u32 slot = log2_slot(d);
-  if (slot < HIST_SLOTS) __sync_fetch_and_add(&v->hist[slot], 1);
+  hist_add(&stw, &k, d);
 }
 
 SEC("uprobe")
@@ -338,8 +374,28 @@ int on_go(struct pt_regs *ctx) {
       __u64 gp = read_u64(ctx->ax);
       for (int i = 0; i < 256 && gp; i++) {
         woken(tgid, read_u64(gp + cfg->goid_off), now);
+        became_runnable(tgid, cfg, gp, now);
         gp = read_u64(gp + cfg->schedlink_off);
       }
+      break;
+    }
+    case P_RUNQPUT:
+      /* runqput(pp RAX, gp RBX, next CL) */
+      became_runnable(tgid, cfg, ctx->bx, now);
+      break;
+    case P_GOSCHED:
+      /* goschedImpl(gp RAX, …) puts gp on the global run queue. */
+      became_runnable(tgid, cfg, ctx->ax, now);
+      break;
+    case P_EXECUTE: {
+      /* execute(gp RAX, inheritTime BL) */
+      if (!cfg->latency_every || !cfg->goid_off) break;
+      struct parked_key k = {.tgid = tgid, .goid = read_u64(ctx->ax + cfg->goid_off)};
+      __u64 *since = bpf_map_lookup_elem(&runnable_since, &k);
+      if (!since) break;
+      __u64 d = now - *since;
+      bpf_map_delete_elem(&runnable_since, &k);
+      hist_add(&sched_latency, &tgid, d);
       break;
     }
     case P_STW_BY_CALLER: {

@@ -13,6 +13,7 @@ import { ProcessMemory } from './lib/go/process-memory.js';
 import { allglenProblem, readRuntimeGauges } from './lib/go/runtime-gauges.js';
 import { findGcController, findMemstats, findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
 import { readGcController } from './lib/go/gc-controller.js';
+import { metricName } from './lib/go/naming-profiles.js';
 import { stackCheckCookie } from './lib/go-prologue.js';
 import { processGone, ProcessExitedError, type ProcessInfo } from './lib/processes.js';
 import { BinaryLinks } from './lib/binary-links.js';
@@ -45,9 +46,10 @@ const NEEDS: Record<string, readonly PointName[]> = {
   gc_pauses: ['stwStop', 'stwStart'],
   gc_cycles: ['gcMarkTerm'],
   goroutine_churn: ['newproc', 'goexit'],
+  sched_latency: ['runqput', 'execute'],
 };
 /** Metrics that read the runtime's structs (offsets per Go version). */
-const NEEDS_OFFSETS = new Set(['blocked', 'runqueue', 'm_nonidle', 'goroutines', 'threads']);
+const NEEDS_OFFSETS = new Set(['blocked', 'runqueue', 'm_nonidle', 'goroutines', 'threads', 'sched_latency']);
 /** Counters seeded with the runtime's own totals at attach (from memstats). */
 const SEEDED = ['gc_cycles', 'alloc'];
 /** Metrics that read the scheduler's globals from /proc/PID/mem. */
@@ -97,13 +99,14 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
     const k = new Set<SampleKind>();
     if (m.has('blocked') || m.has('gc_cycles') || m.has('alloc') || m.has('goroutine_churn')) k.add('counter');
     if (m.has('runqueue') || m.has('m_nonidle') || m.has('goroutines') || m.has('threads') || m.has('gomaxprocs') || m.has('gc_controller')) k.add('gauge');
-    if (m.has('gc_pauses')) k.add('histogram');
+    if (m.has('gc_pauses') || m.has('sched_latency')) k.add('histogram');
     k.add('gauge'); // go_info
     return k;
   },
   create(config, ctx) {
     const metrics = new Set(config.metrics ?? DEFAULT_METRICS);
     const allocMode = config.alloc_mode ?? 'cheap';
+    const names = config.names ?? 'seed';
     const { intervalMs, rescanMs, labels: which } = scanOptions(config);
     const points: PointName[] = [];
     const wake = config.wake ?? 'ready';
@@ -112,6 +115,9 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
     if (metrics.has('gc_cycles')) points.push('gcMarkTerm');
     if (metrics.has('goroutine_churn')) points.push('newproc', 'goexit');
     if (metrics.has('alloc')) points.push(...(allocMode === 'exact' ? (['malloc'] as const) : (['refill', 'releaseAll', 'allocLarge'] as const)));
+    // injectglist makes netpoll's goroutines runnable (it is a wakeup point of blocked time too).
+    if (metrics.has('sched_latency')) points.push('runqput', 'gosched', 'execute', ...(points.includes('injectglist') ? [] : (['injectglist'] as const)));
+    const latencyEvery = metrics.has('sched_latency') ? (config.sched_latency_every ?? 8) : 0;
 
     return {
       samples: () =>
@@ -286,7 +292,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 }
                 try {
                   // What fails (a full map, a process gone) fails first: nothing is half-tracked then.
-                  maps.addProcess(p.pid, b.offsets, b.stwPhases);
+                  maps.addProcess(p.pid, b.offsets, b.stwPhases, latencyEvery);
                 } catch (e) {
                   mem?.close();
                   maps.removeProcesses([p.pid]);
@@ -319,7 +325,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
               read(now, _seen, only) {
                 const procs = only ? new Map([...only].flatMap((pid) => (tracked.has(pid) ? [[pid, tracked.get(pid)!] as const] : []))) : tracked;
                 for (const t of procs.values()) t.labels = labelsOf(t.pid) ?? {};
-                const batch = maps.read(procs, { allocMode, metrics }, now);
+                const batch = maps.read(procs, { allocMode, metrics, names }, now);
                 for (const t of procs.values()) {
                   batch.push({ kind: 'gauge', name: 'go_info', labels: infoLabels(t), timestamp: now, value: 1, help: 'Go version of a probed process' });
                   for (const r of resolutionOf(t, metrics)) batch.push({ kind: 'gauge', name: 'go_runtime_probe_info', labels: r.labels, timestamp: now, value: r.ok ? 1 : 0, help: 'Per process and metric: 1 if the probe measures it, 0 if not (reason says why)' });
@@ -328,7 +334,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                       const c = readGcController(t.mem, t.gcController.address, t.gcController.offsets);
                       batch.push({ kind: 'gauge', name: 'go_gc_gogc_percent', labels: t.labels, timestamp: now, value: c.gogcPercent, help: 'GOGC: heap growth (percent of the live heap) that starts the next GC; -1 when off, as /gc/gogc:percent' });
                       batch.push({ kind: 'gauge', name: 'go_gc_gomemlimit_bytes', labels: t.labels, timestamp: now, value: c.memoryLimitBytes, help: 'GOMEMLIMIT: the soft memory limit in bytes (math.MaxInt64 when unset), as /gc/gomemlimit:bytes' });
-                      batch.push({ kind: 'gauge', name: 'go_gc_heap_goal_bytes', labels: t.labels, timestamp: now, value: c.heapGoalBytes, help: 'Heap size the current GC cycle aims to end at (the GOGC goal; lower when GOMEMLIMIT binds), as /gc/heap/goal:bytes' });
+                      batch.push({ kind: 'gauge', name: metricName(names, 'go_gc_heap_goal_bytes'), labels: t.labels, timestamp: now, value: c.heapGoalBytes, help: 'Heap size the current GC cycle aims to end at (the GOGC goal; lower when GOMEMLIMIT binds), as /gc/heap/goal:bytes' });
                       batch.push({ kind: 'gauge', name: 'go_gc_heap_live_bytes', labels: t.labels, timestamp: now, value: c.heapLiveBytes, help: 'Heap bytes the last GC marked live, as /gc/heap/live:bytes' });
                     } catch {
                       // The process is exiting; its exit event removes it.

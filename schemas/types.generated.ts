@@ -247,7 +247,7 @@ export interface GoRuntimeProbeConfig {
     cgroup?: string;
   };
   /**
-   * goroutine_churn (created/exited counters) probes every goroutine start and exit and is off by default. threads (go_threads: OS threads, runtime.mcount()) and gomaxprocs (go_sched_gomaxprocs_threads) are read from runtime.sched and runtime.allp each interval. gc_controller (go_gc_gogc_percent, go_gc_gomemlimit_bytes, go_gc_heap_goal_bytes, go_gc_heap_live_bytes) is read from runtime.gcController each interval.
+   * goroutine_churn (created/exited counters) probes every goroutine start and exit and is off by default. threads (go_threads: OS threads, runtime.mcount()) and gomaxprocs (go_sched_gomaxprocs_threads) are read from runtime.sched and runtime.allp each interval. gc_controller (go_gc_gogc_percent, go_gc_gomemlimit_bytes, go_gc_heap_goal_bytes, go_gc_heap_live_bytes) is read from runtime.gcController each interval. sched_latency (go_sched_latencies_seconds: runnable → running, as /sched/latencies:seconds) probes every goroutine switch (runtime.execute) and is off by default.
    *
    * @minItems 1
    */
@@ -264,6 +264,7 @@ export interface GoRuntimeProbeConfig {
       | 'threads'
       | 'gomaxprocs'
       | 'gc_controller'
+      | 'sched_latency'
     ),
     ...(
       | 'blocked'
@@ -277,12 +278,21 @@ export interface GoRuntimeProbeConfig {
       | 'threads'
       | 'gomaxprocs'
       | 'gc_controller'
+      | 'sched_latency'
     )[]
   ];
   /**
    * cheap: Go's own span accounting ((*mcache).refill, releaseAll, allocLarge), a probe hit per span; exact: every mallocgc call (µs per allocation).
    */
   alloc_mode?: 'cheap' | 'exact';
+  /**
+   * Metric names. seed: probeflow's own (go_mem_alloc_bytes_total, go_gc_pause_seconds{phase}, …). client_golang: the names prometheus/client_golang exports in-process (go_memstats_alloc_bytes_total, go_memstats_next_gc_bytes, go_gc_duration_seconds_sum/_count, go_sched_pauses_total_gc_seconds, …), so existing Go dashboards work unchanged. The table in docs/go-runtime.md maps them.
+   */
+  names?: 'seed' | 'client_golang';
+  /**
+   * With metrics: [sched_latency], time 1 in N goroutines made runnable, as Go samples 1 in 8 for its own histogram (the probe hits on every switch are paid either way; sampling keeps the map small).
+   */
+  sched_latency_every?: number;
   /**
    * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
    */

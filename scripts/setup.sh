@@ -12,6 +12,8 @@ APT_PACKAGES=(clang llvm libbpf-dev bpftool make g++ gcc libc6-dev golang-go)
 # setpriv (capability tests), bpftrace (the benches' comparison). A test whose program is
 # missing fails and names this script; none is skipped for it.
 APT_PACKAGES+=(prometheus victoria-metrics gdb util-linux bpftrace)
+# client_golang (GOPATH sources): the instrumented service the client_golang names are checked against.
+APT_PACKAGES+=(golang-github-prometheus-client-golang-dev)
 # Tools the tests call that an image usually has, named so a leaner one still works:
 # openssl (test TLS certificates), iproute2 (ss), procps (pgrep).
 APT_PACKAGES+=(openssl iproute2 procps)

@@ -91,7 +91,7 @@ describe('Go runtime tables against each toolchain', () => {
       const bin = buildGoProgram('go-fidelity', 'plain', tc);
       const m = dwarfOffsets(bin, 'mstats');
       const d = dwarfOffsets(bin, 'heapStatsDelta');
-      expect({ heapStats: m.get('heapStats'), numgc: m.get('numgc'), enablegc: m.get('enablegc') }).toEqual({ heapStats: MEMSTATS.heapStats, numgc: MEMSTATS.numgc, enablegc: MEMSTATS.enablegc });
+      expect({ heapStats: m.get('heapStats'), pauseTotalNs: m.get('pause_total_ns'), numgc: m.get('numgc'), enablegc: m.get('enablegc') }).toEqual({ heapStats: MEMSTATS.heapStats, pauseTotalNs: MEMSTATS.pauseTotalNs, numgc: MEMSTATS.numgc, enablegc: MEMSTATS.enablegc });
       expect({ largeAlloc: d.get('largeAlloc'), largeAllocCount: d.get('largeAllocCount'), smallAllocCount: d.get('smallAllocCount') }).toEqual({ largeAlloc: MEMSTATS.largeAlloc, largeAllocCount: MEMSTATS.largeAllocCount, smallAllocCount: MEMSTATS.smallAllocCount });
       const size = (struct: string) => Number(/total size \(bytes\):\s+(\d+)/.exec(ptypeOffsets(bin, struct).split('\n').reverse().join('\n'))![1]);
       expect(size('heapStatsDelta')).toBe(MEMSTATS.deltaSize);

@@ -23,6 +23,9 @@ interface Snapshot {
   leaked_age_seconds?: number;
   pause_counts: number[];
   pause_buckets: number[];
+  /** /sched/latencies:seconds. */
+  latency_counts: number[];
+  latency_buckets: number[];
   goroutines: number;
   /** runtime.ThreadCreateProfile's count of Ms. */
   threads: number;
@@ -95,9 +98,12 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
         const fast = { target: { pid: w.pid }, interval: '200ms', rescan: '50ms' };
         const cheap = runProbe(goRuntimeProbe, fast);
         const exact = runProbe(goRuntimeProbe, { ...fast, metrics: ['alloc'], alloc_mode: 'exact' });
+        // Opt-in: it probes every goroutine switch. Sampled 1 in 8, as Go samples its own.
+        const latency = runProbe(goRuntimeProbe, { ...fast, metrics: ['sched_latency'] });
         try {
           await cheap.tracking(w.pid);
           await exact.tracking(w.pid);
+          await latency.tracking(w.pid);
           // The pause histograms exist from attach on, before any pause: rate() needs the series.
           await waitFor(() => cheap.series('go_gc_pause_seconds', w.pid).length > 0, 5000, 'pause series from attach');
           // Before 1.21 too: who stopped the world tells GC from other pauses, and mark termination
@@ -139,7 +145,8 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
           const ourPauses = () => countOf('go_gc_pause_seconds');
           // The workload also stopped the world read_memstats times for ReadMemStats: not GC pauses.
           const gcPauses = done.pause_count - ready.pause_count;
-          await waitFor(() => ourPauses() >= gcPauses, 5000, 'the last pauses to be read').catch(() => undefined);
+          // The ReadMemStats stops come last: wait for a read after them too.
+          await waitFor(() => ourPauses() >= gcPauses && countOf('go_sched_pauses_other_seconds') >= done.read_memstats, 5000, 'the last pauses to be read').catch(() => undefined);
           const pauses = cheap.series('go_gc_pause_seconds', w.pid);
           expect(ourPauses()).toBe(gcPauses);
           expect(countOf('go_sched_pauses_other_seconds')).toBe(done.read_memstats);
@@ -149,7 +156,7 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
           console.log(`go${tc.version} ${flavour}: GC pause sum ${(sumOf('go_gc_pause_seconds') * 1e6).toFixed(1)} µs, Go's own ${(goPauseSum * 1e6).toFixed(1)} µs (${pct(sumOf('go_gc_pause_seconds') / goPauseSum - 1)}) over ${gcPauses} pauses`);
           expect(Math.abs(sumOf('go_gc_pause_seconds') / goPauseSum - 1)).toBeLessThan(0.03);
           const ourMedian = medianUpper(pauses);
-          const goMedian = goMedianUpper(ready, done);
+          const goMedian = goMedianUpper(ready.pause_counts, done.pause_counts, done.pause_buckets);
           expect(ourMedian / goMedian).toBeGreaterThanOrEqual(0.5);
           expect(ourMedian / goMedian).toBeLessThanOrEqual(2);
 
@@ -204,11 +211,23 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
           // Every metric says it resolved, per process: nothing silently missing.
           const info = cheap.series('go_runtime_probe_info', w.pid);
           expect(Object.fromEntries(info.map((s) => [s.labels.metric, s.labels.status]))).toEqual(Object.fromEntries(['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc', 'threads', 'gomaxprocs', 'gc_controller'].map((m) => [m, 'ok'])));
+          // Scheduling latency (runnable → running) through every phase, burst included: the
+          // median within one log2 bucket of Go's own.
+          const lat = latency.series('go_sched_latencies_seconds', w.pid);
+          const latCount = sum(lat.map((h) => (h.kind === 'histogram' ? h.count : 0)));
+          const goLat = goMedianUpper(ready.latency_counts, final.latency_counts, final.latency_buckets);
+          console.log(`go${tc.version} ${flavour}: scheduling latency median ≤ ${(medianUpper(lat) * 1e6).toFixed(1)} µs over ${latCount} samples; Go's own ≤ ${(goLat * 1e6).toFixed(1)} µs over ${sum(final.latency_counts) - sum(ready.latency_counts)}`);
+          expect(latCount).toBeGreaterThan(100);
+          // Buckets as ours are, (2^(k−1), 2^k] ns: Go's median must fall in ours or a neighbour.
+          const log2Bucket = (seconds: number) => Math.ceil(Math.log2(seconds * 1e9));
+          expect(Math.abs(log2Bucket(medianUpper(lat)) - log2Bucket(goLat))).toBeLessThanOrEqual(1);
           expect(cheap.error).toBeUndefined();
           expect(exact.error).toBeUndefined();
+          expect(latency.error).toBeUndefined();
         } finally {
           cheap.stop();
           exact.stop();
+          latency.stop();
           await w.finish();
         }
       }, 120_000);
@@ -230,14 +249,14 @@ function medianUpper(hists: Sample[]): number {
   return bounds[bounds.length - 1]!;
 }
 
-/** Upper bound of the bucket holding the median pause, from Go's own histogram delta. */
-function goMedianUpper(ready: Snapshot, done: Snapshot): number {
-  const counts = done.pause_counts.map((c, i) => c - (ready.pause_counts[i] ?? 0));
+/** Upper bound of the bucket holding the median, from the delta of two of Go's own histograms. */
+function goMedianUpper(before: number[], after: number[], buckets: number[]): number {
+  const counts = after.map((c, i) => c - (before[i] ?? 0));
   const total = sum(counts);
   let acc = 0;
   for (let i = 0; i < counts.length; i++) {
     acc += counts[i]!;
-    if (acc * 2 >= total) return done.pause_buckets[i + 1]!;
+    if (acc * 2 >= total) return buckets[i + 1]!;
   }
-  return done.pause_buckets[done.pause_buckets.length - 1]!;
+  return buckets[buckets.length - 1]!;
 }

@@ -46,6 +46,26 @@ export function buildGoProgram(dir: string, flavour: GoFlavour, tc: { version: s
   });
 }
 
+/** Where Debian's golang-*-dev packages put their sources: a GOPATH. */
+export const DEBIAN_GOPATH = '/usr/share/gocode';
+
+/**
+ * test/workloads/go-client-golang, built in GOPATH mode against Debian's client_golang
+ * (golang-github-prometheus-client-golang-dev, installed by scripts/setup.sh), stripped.
+ */
+export function buildClientGolangWorkload(tc: { version: string; go: string; env: NodeJS.ProcessEnv }): string {
+  const src = join(SRC, 'go-client-golang');
+  const lib = join(DEBIAN_GOPATH, 'src', 'github.com', 'prometheus', 'client_golang', 'prometheus', 'promhttp');
+  if (!existsSync(lib)) throw new Error(`${lib} is missing: run scripts/setup.sh (it installs golang-github-prometheus-client-golang-dev)`);
+  return cached(`go-client-golang-go${tc.version}`, [join(src, 'main.go')], (out) => {
+    execFileSync(tc.go, ['build', '-o', out, '-ldflags=-s -w', '.'], {
+      cwd: src,
+      env: { ...process.env, ...tc.env, GO111MODULE: 'off', GOPATH: DEBIAN_GOPATH, GOFLAGS: '', GOCACHE: join(CACHE, `gocache-${tc.version}`), CGO_ENABLED: '0' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  });
+}
+
 export function buildGo(flavour: GoFlavour, goBin = 'go'): string {
   const dir = join(SRC, 'go-calls');
   const args = ['build', '-o'];

@@ -3,6 +3,7 @@ import type { HistogramSample, Labels, Sample } from '../../../engine/model/samp
 import { CLASS_TO_SIZE, type GoOffsets } from './offsets.js';
 import type { RuntimeTotals } from './runtime-totals.js';
 import { waitReasonName, waitReasonNames } from './wait-reasons.js';
+import { metricName, type NamingProfile } from './naming-profiles.js';
 
 /** Attachment cookies: which runtime function a probe sits on (see bpf/go_runtime.bpf.c). */
 export const POINTS = {
@@ -36,6 +37,12 @@ export const POINTS = {
    */
   stwGcStartClock: { cookie: 16, symbol: 'runtime.gcStart', call: 'runtime.nanotime1', afterCall: true },
   stwMarkDoneClock: { cookie: 16, symbol: 'runtime.gcMarkDone', call: 'runtime.nanotime1', afterCall: true },
+  /** Scheduling latency (opt-in): a goroutine becomes runnable (created, woken) … */
+  runqput: { cookie: 17, symbol: 'runtime.runqput' },
+  /** … or yields / is preempted onto the global run queue … */
+  gosched: { cookie: 18, symbol: 'runtime.goschedImpl' },
+  /** … and runs. */
+  execute: { cookie: 19, symbol: 'runtime.execute' },
 } as const satisfies Record<string, { cookie: number; symbol: string; call?: string; afterCall?: boolean }>;
 export type PointName = keyof typeof POINTS;
 
@@ -50,6 +57,12 @@ const C_ALLOC_OBJECTS_SPANS = 6;
 const STW_FIRST_SLOT = 10;
 const STW_LAST_SLOT = 36;
 export const STW_BOUNDS: readonly number[] = Array.from({ length: STW_LAST_SLOT - STW_FIRST_SLOT + 1 }, (_, i) => 2 ** (STW_FIRST_SLOT + i) / 1e9);
+/** A histogram value as the BPF program keeps it (count, sum_ns, 64 log2 slots), in STW_BOUNDS' buckets. */
+function foldedCounts(v: Buffer): number[] {
+  const counts = new Array<number>(STW_BOUNDS.length + 1).fill(0);
+  for (let s = 0; s < 64; s++) counts[Math.min(Math.max(s - STW_FIRST_SLOT, 0), STW_BOUNDS.length)]! += readU64(v, 16 + s * 8);
+  return counts;
+}
 const STW_PHASES = ['unknown', 'mark_termination', 'sweep_termination', 'other'];
 const GC_PAUSE_HELP = 'GC stop-the-world pauses, as Go’s /sched/pauses/total/gc:seconds (stopTheWorldWithSema to where Go reads the clock that ends them), by phase';
 const OTHER_PAUSE_HELP = 'Stop-the-world pauses that are not GC (ReadMemStats, goroutine profiles, GOMAXPROCS, traces…), as /sched/pauses/total/other:seconds';
@@ -60,12 +73,12 @@ const OTHER_PAUSE_HELP = 'Stop-the-world pauses that are not GC (ReadMemStats, g
  * stopTheWorldWithSema's reason from 1.21) in go_sched_pauses_other_seconds, as
  * /sched/pauses/total/other:seconds.
  */
-function pauseHistogram(p: GoProcess, phase: string, timestamp: number, counts: number[], sum: number, count: number): HistogramSample {
+function pauseHistogram(p: GoProcess, phase: string | undefined, timestamp: number, counts: number[], sum: number, count: number, names: NamingProfile): HistogramSample {
   const other = phase === 'other';
   return {
     kind: 'histogram',
-    name: other ? 'go_sched_pauses_other_seconds' : 'go_gc_pause_seconds',
-    labels: other ? p.labels : { ...p.labels, phase },
+    name: metricName(names, other ? 'go_sched_pauses_other_seconds' : 'go_gc_pause_seconds'),
+    labels: other || phase === undefined ? p.labels : { ...p.labels, phase },
     timestamp,
     bounds: STW_BOUNDS,
     counts,
@@ -135,9 +148,12 @@ export class GoRuntimeMaps {
     }
   }
 
-  /** Starts recording a process. Offsets undefined: only offset-free metrics are recorded. */
-  addProcess(pid: number, o: GoOffsets | undefined, stwPhases: StwPhases): void {
-    const v = Buffer.alloc(24);
+  /**
+   * Starts recording a process. Offsets undefined: only offset-free metrics are recorded.
+   * latencyEvery: time 1 in N runnable goroutines (0: no scheduling latency).
+   */
+  addProcess(pid: number, o: GoOffsets | undefined, stwPhases: StwPhases, latencyEvery = 0): void {
+    const v = Buffer.alloc(32);
     v.writeUInt32LE(o?.gGoid ?? 0, 0);
     v.writeUInt32LE(o?.mcacheAlloc ?? 0, 4);
     v.writeUInt32LE(o?.spanAllocCount ?? 0, 8);
@@ -145,6 +161,7 @@ export class GoRuntimeMaps {
     v.writeUInt32LE(STW_MODE[stwPhases], 16);
     // g.schedlink follows g.goid in every version in the table.
     v.writeUInt32LE(o ? o.gGoid + 8 : 0, 20);
+    v.writeUInt32LE(o ? latencyEvery : 0, 24);
     this.obj.update('procs', u32(pid), v);
   }
 
@@ -158,7 +175,7 @@ export class GoRuntimeMaps {
     const gone = new Set(pids);
     for (const pid of pids) this.waitReasons.delete(pid);
     for (const pid of pids) this.obj.delete('procs', u32(pid));
-    for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'stw_by_caller', 'stw_gc_clock', 'parked']) {
+    for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'stw_by_caller', 'stw_gc_clock', 'parked', 'runnable_since', 'sched_latency']) {
       const k = this.obj.readKeys(map);
       for (let i = 0; i < k.count; i++) {
         if (gone.has(k.keys.readUInt32LE(i * k.keySize))) this.obj.delete(map, Buffer.from(k.keys.subarray(i * k.keySize, (i + 1) * k.keySize)));
@@ -166,9 +183,11 @@ export class GoRuntimeMaps {
     }
   }
 
-  read(procs: Map<number, GoProcess>, opts: { allocMode: 'cheap' | 'exact'; metrics: Set<string> }, now: number): Sample[] {
+  read(procs: Map<number, GoProcess>, opts: { allocMode: 'cheap' | 'exact'; metrics: Set<string>; names: NamingProfile }, now: number): Sample[] {
     const out: Sample[] = [];
-    const counter = (name: string, labels: Labels, value: number, help: string) => out.push({ kind: 'counter', name, labels, timestamp: now, value, help });
+    const counter = (name: string, labels: Labels, value: number, help: string) => out.push({ kind: 'counter', name: metricName(opts.names, name), labels, timestamp: now, value, help });
+    /** GC pause seconds per process since attach (all GC phases): client_golang's go_gc_duration_seconds_sum. */
+    const gcPauseSums = new Map<number, number>();
 
     if (opts.metrics.has('blocked')) {
       const m = this.obj.readMap('blocked');
@@ -191,26 +210,40 @@ export class GoRuntimeMaps {
 
     if (opts.metrics.has('gc_pauses')) {
       const m = this.obj.readMap('stw');
-      const seen = new Set<string>();
-      for (let i = 0; i < m.count; i++) {
-        const p = procs.get(m.keys.readUInt32LE(i * 8));
-        if (!p) continue;
-        const v = m.values.subarray(i * m.valueStride);
-        const slots = Array.from({ length: 64 }, (_, s) => readU64(v, 16 + s * 8));
-        const counts = new Array<number>(STW_BOUNDS.length + 1).fill(0);
-        slots.forEach((c, s) => (counts[Math.min(Math.max(s - STW_FIRST_SLOT, 0), STW_BOUNDS.length)]! += c));
-        const phase = STW_PHASES[m.keys.readUInt32LE(i * 8 + 4)] ?? 'other';
-        out.push(pauseHistogram(p, phase, now, counts, readU64(v, 8) / 1e9, readU64(v, 0)));
-        seen.add(`${p.pid}:${phase}`);
-      }
+      const byProcess = new Map<number, Map<string, { counts: number[]; sum: number; count: number }>>();
+      const zero = () => ({ counts: new Array<number>(STW_BOUNDS.length + 1).fill(0), sum: 0, count: 0 });
       // From attach on, with zero counts: rate() and dashboards need the series before the first pause.
       for (const p of procs.values()) {
         if (p.missing.has('gc_pauses')) continue;
-        for (const phase of p.stwPhases === 'unknown' ? ['unknown'] : ['mark_termination', 'sweep_termination', 'other']) {
-          if (!seen.has(`${p.pid}:${phase}`)) out.push(pauseHistogram(p, phase, now, new Array<number>(STW_BOUNDS.length + 1).fill(0), 0, 0));
+        byProcess.set(p.pid, new Map((p.stwPhases === 'unknown' ? ['unknown'] : ['mark_termination', 'sweep_termination', 'other']).map((phase) => [phase, zero()])));
+      }
+      for (let i = 0; i < m.count; i++) {
+        const pid = m.keys.readUInt32LE(i * 8);
+        const phases = procs.has(pid) ? byProcess.get(pid) : undefined;
+        if (!phases) continue;
+        const v = m.values.subarray(i * m.valueStride);
+        phases.set(STW_PHASES[m.keys.readUInt32LE(i * 8 + 4)] ?? 'other', { counts: foldedCounts(v), sum: readU64(v, 8) / 1e9, count: readU64(v, 0) });
+      }
+      for (const [pid, phases] of byProcess) {
+        const p = procs.get(pid)!;
+        const gc = zero();
+        for (const [phase, h] of phases) {
+          if (phase === 'other') {
+            out.push(pauseHistogram(p, phase, now, h.counts, h.sum, h.count, opts.names));
+            continue;
+          }
+          // client_golang's /sched/pauses/total/gc:seconds has no phases: one histogram, summed.
+          if (opts.names === 'seed') out.push(pauseHistogram(p, phase, now, h.counts, h.sum, h.count, opts.names));
+          h.counts.forEach((c, b) => (gc.counts[b]! += c));
+          gc.sum += h.sum;
+          gc.count += h.count;
         }
+        if (opts.names !== 'seed') out.push(pauseHistogram(p, undefined, now, gc.counts, gc.sum, gc.count, opts.names));
+        gcPauseSums.set(pid, gc.sum);
       }
     }
+
+    if (opts.metrics.has('sched_latency')) this.readSchedLatency(procs, now, out);
 
     const counters = new Map<string, number>();
     const c = this.obj.readMap('counters');
@@ -218,7 +251,16 @@ export class GoRuntimeMaps {
     const exactBytes = opts.allocMode === 'exact' && opts.metrics.has('alloc') ? this.exactAllocBytes(procs) : undefined;
     for (const p of procs.values()) {
       const get = (what: number) => counters.get(`${p.pid}:${what}`) ?? 0;
-      if (opts.metrics.has('gc_cycles')) counter('go_gc_cycles_total', p.labels, (p.seed?.gcCycles ?? 0) + get(C_GC_CYCLES), 'Completed GC cycles since the process started, as /gc/cycles/total:gc-cycles (gcMarkTermination)');
+      const cycles = (p.seed?.gcCycles ?? 0) + get(C_GC_CYCLES);
+      if (opts.metrics.has('gc_cycles')) counter('go_gc_cycles_total', p.labels, cycles, 'Completed GC cycles since the process started, as /gc/cycles/total:gc-cycles (gcMarkTermination)');
+      const pauseSum = gcPauseSums.get(p.pid);
+      if (opts.names === 'client_golang' && opts.metrics.has('gc_cycles') && pauseSum !== undefined) {
+        // client_golang's go_gc_duration_seconds summary counts GC cycles and sums their pauses
+        // (debug.ReadGCStats); its quantile series are not made up here (docs/go-runtime.md).
+        const summary = 'GC pauses as client_golang’s go_gc_duration_seconds summary counts them: _count GC cycles, _sum their stop-the-world seconds since the process started';
+        out.push({ kind: 'gauge', name: 'go_gc_duration_seconds_count', labels: p.labels, timestamp: now, value: cycles, help: summary });
+        out.push({ kind: 'gauge', name: 'go_gc_duration_seconds_sum', labels: p.labels, timestamp: now, value: (p.seed?.gcPauseSeconds ?? 0) + pauseSum, help: summary });
+      }
       if (opts.metrics.has('alloc')) {
         const bytes = opts.allocMode === 'exact' ? (exactBytes!.get(p.pid) ?? 0) + get(C_ALLOC_LARGE) : get(C_ALLOC_SPANS);
         counter('go_mem_alloc_bytes_total', p.labels, (p.seed?.allocBytes ?? 0) + bytes, 'Heap bytes allocated since the process started (size-class rounded), as /gc/heap/allocs:bytes counts them');
@@ -267,6 +309,22 @@ export class GoRuntimeMaps {
         out.push({ kind: 'gauge', name: 'go_sched_goroutines_waiting_oldest_seconds', labels, timestamp: now, value: e ? Math.max(0, monoNow - e.oldest) : 0, help: 'How long the longest-parked goroutine of each wait reason has waited' });
       }
     }
+  }
+
+  /** Runnable → running, as /sched/latencies:seconds; from attach on (zero until the first sample). */
+  private readSchedLatency(procs: Map<number, GoProcess>, now: number, out: Sample[]): void {
+    const m = this.obj.readMap('sched_latency');
+    const seen = new Set<number>();
+    const push = (p: GoProcess, counts: number[], sum: number, count: number) =>
+      out.push({ kind: 'histogram', name: 'go_sched_latencies_seconds', labels: p.labels, timestamp: now, bounds: STW_BOUNDS, counts, sum, count, help: 'Time goroutines spent runnable before running (runqput/goschedImpl/injectglist → execute), 1 in sched_latency_every sampled, as /sched/latencies:seconds' });
+    for (let i = 0; i < m.count; i++) {
+      const p = procs.get(m.keys.readUInt32LE(i * 4));
+      if (!p) continue;
+      const v = m.values.subarray(i * m.valueStride);
+      push(p, foldedCounts(v), readU64(v, 8) / 1e9, readU64(v, 0));
+      seen.add(p.pid);
+    }
+    for (const p of procs.values()) if (!seen.has(p.pid) && !p.missing.has('sched_latency')) push(p, new Array<number>(STW_BOUNDS.length + 1).fill(0), 0, 0);
   }
 
   /** mallocgc sizes → heap bytes, rounded as the allocator rounds them. */

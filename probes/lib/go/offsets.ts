@@ -69,7 +69,8 @@ export const CLASS_TO_SIZE = [
 /**
  * runtime.mstats and heapStatsDelta (amd64), the same in 1.19 and 1.21–1.24 (checked against
  * DWARF per toolchain in go-tables.test.ts): heapStats (three generations of deltas that only
- * ever get added to; their sum is the total) at 0, numgc at 7704, enablegc at 7736.
+ * ever get added to; their sum is the total) at 0, pause_total_ns at 3600, numgc at 7704, enablegc
+ * at 7736.
  */
 export const MEMSTATS = {
   heapStats: 0,
@@ -78,6 +79,7 @@ export const MEMSTATS = {
   largeAlloc: 56,
   largeAllocCount: 64,
   smallAllocCount: 72,
+  pauseTotalNs: 3600,
   numgc: 7704,
   enablegc: 7736,
 } as const;

@@ -9,6 +9,8 @@ export interface RuntimeTotals {
   allocBytes: number;
   /** Σ largeAllocCount + smallAllocCount: /gc/heap/allocs:objects. */
   allocObjects: number;
+  /** memstats.pause_total_ns: GC stop-the-world time since the start (MemStats.PauseTotalNs). */
+  gcPauseSeconds: number;
 }
 
 /**
@@ -38,5 +40,5 @@ export function readRuntimeTotals(mem: ProcessMemory, memstats: bigint): Runtime
     }
   }
   if (!(bytes > 0) || bytes > 2 ** 62) throw new Error(`heap allocation total ${bytes} is implausible: not runtime.memstats`);
-  return { gcCycles, allocBytes: bytes, allocObjects: objects };
+  return { gcCycles, allocBytes: bytes, allocObjects: objects, gcPauseSeconds: Number(m.readBigUInt64LE(MEMSTATS.pauseTotalNs)) / 1e9 };
 }

@@ -64,24 +64,19 @@ func snapshot(phase string) {
 		{Name: "/gc/gogc:percent"},
 		{Name: "/gc/gomemlimit:bytes"},
 		{Name: "/gc/heap/live:bytes"},
+		{Name: "/sched/latencies:seconds"},
 	}
 	metrics.Read(samples)
 	out := map[string]interface{}{"phase": phase}
 	out["allocs_bytes"] = samples[0].Value.Uint64()
 	out["gc_cycles"] = samples[1].Value.Uint64()
-	h := samples[2].Value.Float64Histogram()
 	var n uint64
-	for _, c := range h.Counts {
+	for _, c := range samples[2].Value.Float64Histogram().Counts {
 		n += c
 	}
 	out["pause_count"] = n
-	out["pause_counts"] = h.Counts
-	// JSON has no infinities: the open ends of the first and last bucket become ±1e300.
-	buckets := make([]float64, len(h.Buckets))
-	for i, b := range h.Buckets {
-		buckets[i] = math.Max(-1e300, math.Min(1e300, b))
-	}
-	out["pause_buckets"] = buckets
+	out["pause_counts"], out["pause_buckets"] = histogram(samples[2])
+	out["latency_counts"], out["latency_buckets"] = histogram(samples[9])
 	out["goroutines"] = samples[3].Value.Uint64()
 	// Ms, as client_golang's go_threads counts them (the runtime's list of Ms: with cgo it holds
 	// an extra M for C threads calling into Go, which has no OS thread until one does).
@@ -111,6 +106,17 @@ func snapshot(phase string) {
 		panic(err)
 	}
 	fmt.Println(string(b))
+}
+
+// A runtime/metrics histogram's counts and bucket bounds. JSON has no infinities: the open ends
+// of the first and last bucket become ±1e300.
+func histogram(s metrics.Sample) ([]uint64, []float64) {
+	h := s.Value.Float64Histogram()
+	buckets := make([]float64, len(h.Buckets))
+	for i, b := range h.Buckets {
+		buckets[i] = math.Max(-1e300, math.Min(1e300, b))
+	}
+	return h.Counts, buckets
 }
 
 // readMemStats is how many non-GC stop-the-worlds phase "done" adds (ReadMemStats stops the world).

@@ -10,7 +10,7 @@ import { BpfObject, bundledObjectPath } from '../engine/bpf/bpf-object.js';
 import { SelfMetrics } from '../engine/runtime/self-metrics.js';
 import { createLogger } from '../engine/util/log.js';
 import { WritePolicy } from '../engine/security/write-policy.js';
-import { goRuntimeProbe } from '../probes/go-runtime.js';
+import { DEFAULT_METRICS, goRuntimeProbe } from '../probes/go-runtime.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { stackCheckCookie } from '../probes/lib/go-prologue.js';
 import { callSiteOf } from '../probes/lib/go/amd64-calls.js';
@@ -46,6 +46,10 @@ const POINT_OPS: [PointName, string, number][] = [
   ['stwGcStartClock', 'gc_cycle', 1000],
   ['stwMarkDoneClock', 'gc_cycle', 1000],
   ['stwByCaller', 'read_memstats', 1000],
+  // Scheduling latency (opt-in): every goroutine made runnable, and every switch.
+  ['runqput', 'chan_roundtrip', 200_000],
+  ['gosched', 'gosched', 200_000],
+  ['execute', 'chan_roundtrip', 200_000],
 ];
 
 /** The points the probe places by default for this Go version (as probes/go-runtime.ts picks them). */
@@ -239,6 +243,7 @@ export async function goRuntimeProbeCost(withBpftrace: boolean): Promise<string>
     ['spawn', 50_000],
     ['gc_cycle', 1000],
     ['read_memstats', 1000],
+    ['gosched', 50_000],
   ];
   const rows: string[][] = [];
   for (const [op, n] of ops) {
@@ -251,10 +256,11 @@ export async function goRuntimeProbeCost(withBpftrace: boolean): Promise<string>
     const floor = await added(emptyAt(t, cheap, 'stack_check'));
     const ours = await added(probeflowProbe({}));
     const exact = await added(probeflowProbe({ alloc_mode: 'exact' }));
+    const latency = await added(probeflowProbe({ metrics: [...DEFAULT_METRICS, 'sched_latency'] }));
     const bt = withBpftrace ? await added(bpftraceAt(t, cheap)) : undefined;
-    rows.push([op, fmtNs(base.ns), floor.text, ours.text, exact.text, bt ? bt.text : 'bpftrace not installed', bt && ours.ns > base.ns * 0.05 ? `${(bt.ns / ours.ns).toFixed(1)}×` : '']);
+    rows.push([op, fmtNs(base.ns), floor.text, ours.text, exact.text, latency.text, bt ? bt.text : 'bpftrace not installed', bt && ours.ns > base.ns * 0.05 ? `${(bt.ns / ours.ns).toFixed(1)}×` : '']);
   }
-  return table(['operation', 'alone, per op', 'empty programs on the same jbe points (floor)', 'probeflow go_runtime (default)', 'probeflow, alloc_mode: exact', 'bpftrace, same aggregation at entry', 'bpftrace / probeflow'], rows);
+  return table(['operation', 'alone, per op', 'empty programs on the same jbe points (floor)', 'probeflow go_runtime (default)', 'probeflow, alloc_mode: exact', 'probeflow + sched_latency (opt-in)', 'bpftrace, same aggregation at entry', 'bpftrace / probeflow'], rows);
 }
 
 function fmtSigned(ns: number): string {

@@ -13,14 +13,14 @@ import { ProcessMemory } from './lib/go/process-memory.js';
 import { allglenProblem, readRuntimeGauges } from './lib/go/runtime-gauges.js';
 import { findGcController, findMemstats, findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
 import { readGcController } from './lib/go/gc-controller.js';
-import { metricName } from './lib/go/naming-profiles.js';
+import { renamed } from './lib/go/naming-profiles.js';
 import { stackCheckCookie } from './lib/go-prologue.js';
 import { processGone, ProcessExitedError, type ProcessInfo } from './lib/processes.js';
 import { BinaryLinks } from './lib/binary-links.js';
 import { runProcessProbe } from './lib/process-probe.js';
 import { scanOptions } from './lib/scan-options.js';
 
-const DEFAULT_METRICS = ['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc', 'threads', 'gomaxprocs', 'gc_controller'];
+export const DEFAULT_METRICS = ['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc', 'threads', 'gomaxprocs', 'gc_controller'];
 
 /** What one Go binary (inode) needs: its symbols, version, offsets, and the links placed in it. */
 interface GoBinary {
@@ -334,7 +334,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                       const c = readGcController(t.mem, t.gcController.address, t.gcController.offsets);
                       batch.push({ kind: 'gauge', name: 'go_gc_gogc_percent', labels: t.labels, timestamp: now, value: c.gogcPercent, help: 'GOGC: heap growth (percent of the live heap) that starts the next GC; -1 when off, as /gc/gogc:percent' });
                       batch.push({ kind: 'gauge', name: 'go_gc_gomemlimit_bytes', labels: t.labels, timestamp: now, value: c.memoryLimitBytes, help: 'GOMEMLIMIT: the soft memory limit in bytes (math.MaxInt64 when unset), as /gc/gomemlimit:bytes' });
-                      batch.push({ kind: 'gauge', name: metricName(names, 'go_gc_heap_goal_bytes'), labels: t.labels, timestamp: now, value: c.heapGoalBytes, help: 'Heap size the current GC cycle aims to end at (the GOGC goal; lower when GOMEMLIMIT binds), as /gc/heap/goal:bytes' });
+                      batch.push({ kind: 'gauge', name: 'go_gc_heap_goal_bytes', labels: t.labels, timestamp: now, value: c.heapGoalBytes, help: 'Heap size the current GC cycle aims to end at (the GOGC goal; lower when GOMEMLIMIT binds), as /gc/heap/goal:bytes' });
                       batch.push({ kind: 'gauge', name: 'go_gc_heap_live_bytes', labels: t.labels, timestamp: now, value: c.heapLiveBytes, help: 'Heap bytes the last GC marked live, as /gc/heap/live:bytes' });
                     } catch {
                       // The process is exiting; its exit event removes it.
@@ -352,7 +352,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                     // The process is exiting; its exit event removes it.
                   }
                 }
-                return batch;
+                return renamed(names, batch);
               },
               close() {
                 for (const t of tracked.values()) t.mem?.close();

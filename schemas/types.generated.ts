@@ -286,9 +286,9 @@ export interface GoRuntimeProbeConfig {
    */
   alloc_mode?: 'cheap' | 'exact';
   /**
-   * Metric names. seed: probeflow's own (go_mem_alloc_bytes_total, go_gc_pause_seconds{phase}, …). client_golang: the names prometheus/client_golang exports in-process (go_memstats_alloc_bytes_total, go_memstats_next_gc_bytes, go_gc_duration_seconds_sum/_count, go_sched_pauses_total_gc_seconds, …), so existing Go dashboards work unchanged. The table in docs/go-runtime.md maps them.
+   * Metric names. seed: probeflow's own (go_mem_alloc_bytes_total, go_gc_pause_seconds{phase}, …). client_golang: the names prometheus/client_golang exports in-process (go_memstats_alloc_bytes_total, go_memstats_next_gc_bytes, go_gc_duration_seconds_sum/_count, go_sched_pauses_total_gc_seconds, …), so existing Go dashboards work unchanged. otel: OpenTelemetry's semantic conventions for Go as Prometheus stores them from OTLP (go_memory_allocated_bytes_total, go_goroutine_count, go_schedule_duration_seconds, …). Metrics a profile has no name for keep probeflow's. The table in docs/go-runtime.md maps all three.
    */
-  names?: 'seed' | 'client_golang';
+  names?: 'seed' | 'client_golang' | 'otel';
   /**
    * With metrics: [sched_latency], time 1 in N goroutines made runnable, as Go samples 1 in 8 for its own histogram (the probe hits on every switch are paid either way; sampling keeps the map small).
    */

@@ -63,6 +63,12 @@ var ops = []op{
 			wg.Wait()
 		}
 	}},
+	// A yield: goschedImpl puts the goroutine on the global run queue, execute runs it again.
+	{"gosched", 200_000, func(n int) {
+		for i := 0; i < n; i++ {
+			runtime.Gosched()
+		}
+	}},
 	// A stop-the-world that is not GC, as a library reading MemStats per scrape does.
 	{"read_memstats", 1000, func(n int) {
 		var m runtime.MemStats

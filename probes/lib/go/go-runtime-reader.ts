@@ -3,7 +3,7 @@ import type { HistogramSample, Labels, Sample } from '../../../engine/model/samp
 import { CLASS_TO_SIZE, type GoOffsets } from './offsets.js';
 import type { RuntimeTotals } from './runtime-totals.js';
 import { waitReasonName, waitReasonNames } from './wait-reasons.js';
-import { metricName, type NamingProfile } from './naming-profiles.js';
+import type { NamingProfile } from './naming-profiles.js';
 
 /** Attachment cookies: which runtime function a probe sits on (see bpf/go_runtime.bpf.c). */
 export const POINTS = {
@@ -73,11 +73,11 @@ const OTHER_PAUSE_HELP = 'Stop-the-world pauses that are not GC (ReadMemStats, g
  * stopTheWorldWithSema's reason from 1.21) in go_sched_pauses_other_seconds, as
  * /sched/pauses/total/other:seconds.
  */
-function pauseHistogram(p: GoProcess, phase: string | undefined, timestamp: number, counts: number[], sum: number, count: number, names: NamingProfile): HistogramSample {
+function pauseHistogram(p: GoProcess, phase: string | undefined, timestamp: number, counts: number[], sum: number, count: number): HistogramSample {
   const other = phase === 'other';
   return {
     kind: 'histogram',
-    name: metricName(names, other ? 'go_sched_pauses_other_seconds' : 'go_gc_pause_seconds'),
+    name: other ? 'go_sched_pauses_other_seconds' : 'go_gc_pause_seconds',
     labels: other || phase === undefined ? p.labels : { ...p.labels, phase },
     timestamp,
     bounds: STW_BOUNDS,
@@ -185,7 +185,7 @@ export class GoRuntimeMaps {
 
   read(procs: Map<number, GoProcess>, opts: { allocMode: 'cheap' | 'exact'; metrics: Set<string>; names: NamingProfile }, now: number): Sample[] {
     const out: Sample[] = [];
-    const counter = (name: string, labels: Labels, value: number, help: string) => out.push({ kind: 'counter', name: metricName(opts.names, name), labels, timestamp: now, value, help });
+    const counter = (name: string, labels: Labels, value: number, help: string) => out.push({ kind: 'counter', name, labels, timestamp: now, value, help });
     /** GC pause seconds per process since attach (all GC phases): client_golang's go_gc_duration_seconds_sum. */
     const gcPauseSums = new Map<number, number>();
 
@@ -229,16 +229,16 @@ export class GoRuntimeMaps {
         const gc = zero();
         for (const [phase, h] of phases) {
           if (phase === 'other') {
-            out.push(pauseHistogram(p, phase, now, h.counts, h.sum, h.count, opts.names));
+            out.push(pauseHistogram(p, phase, now, h.counts, h.sum, h.count));
             continue;
           }
           // client_golang's /sched/pauses/total/gc:seconds has no phases: one histogram, summed.
-          if (opts.names === 'seed') out.push(pauseHistogram(p, phase, now, h.counts, h.sum, h.count, opts.names));
+          if (opts.names !== 'client_golang') out.push(pauseHistogram(p, phase, now, h.counts, h.sum, h.count));
           h.counts.forEach((c, b) => (gc.counts[b]! += c));
           gc.sum += h.sum;
           gc.count += h.count;
         }
-        if (opts.names !== 'seed') out.push(pauseHistogram(p, undefined, now, gc.counts, gc.sum, gc.count, opts.names));
+        if (opts.names === 'client_golang') out.push(pauseHistogram(p, undefined, now, gc.counts, gc.sum, gc.count));
         gcPauseSums.set(pid, gc.sum);
       }
     }

@@ -1,3 +1,5 @@
+import type { Sample } from '../../../engine/model/sample.js';
+
 /**
  * Names of the Go runtime metrics, by profile (the probe's `names` option; the table in
  * docs/go-runtime.md lists all of them).
@@ -8,25 +10,48 @@
  *                  go_gc_duration_seconds_sum/_count, …) and, for what that lacks, its
  *                  runtime/metrics names (go_sched_pauses_total_gc_seconds, …), so dashboards
  *                  built on an instrumented service work on one that never exposed metrics
+ *   otel           OpenTelemetry's semantic conventions for Go (go.memory.allocated, …) as
+ *                  Prometheus stores them when they arrive over OTLP: dots to underscores, the
+ *                  unit as a suffix, _total on counters (go_memory_allocated_bytes_total)
  *
  * A seed name not listed for a profile keeps its name there (go_goroutines, go_threads,
  * go_info, go_gc_gogc_percent… are client_golang's names already; blocked time, waiting
- * goroutines and run queues have no in-process equivalent).
+ * goroutines and run queues have no equivalent in either).
  */
-export type NamingProfile = 'seed' | 'client_golang';
+export type NamingProfile = 'seed' | 'client_golang' | 'otel';
 
 const CLIENT_GOLANG: Readonly<Record<string, string>> = {
   go_mem_alloc_bytes_total: 'go_memstats_alloc_bytes_total',
   go_gc_heap_goal_bytes: 'go_memstats_next_gc_bytes',
   go_gc_cycles_total: 'go_gc_cycles_total_gc_cycles_total',
-  /** One histogram per process, its phases summed, as /sched/pauses/total/gc:seconds is. */
+  /** One histogram per process, its phases summed (by the reader), as /sched/pauses/total/gc:seconds is. */
   go_gc_pause_seconds: 'go_sched_pauses_total_gc_seconds',
   go_sched_pauses_other_seconds: 'go_sched_pauses_total_other_seconds',
 };
 
-export function metricName(profile: NamingProfile, seedName: string): string {
-  return profile === 'client_golang' ? (CLIENT_GOLANG[seedName] ?? seedName) : seedName;
-}
+/** Seed name → [semantic-conventions name, its Prometheus form]. */
+const OTEL_SEMCONV: Readonly<Record<string, readonly [string, string]>> = {
+  go_goroutines: ['go.goroutine.count', 'go_goroutine_count'],
+  go_sched_gomaxprocs_threads: ['go.processor.limit', 'go_processor_limit'],
+  go_mem_alloc_bytes_total: ['go.memory.allocated', 'go_memory_allocated_bytes_total'],
+  go_gc_heap_allocs_objects_total: ['go.memory.allocations', 'go_memory_allocations_total'],
+  go_gc_heap_goal_bytes: ['go.memory.gc.goal', 'go_memory_gc_goal_bytes'],
+  go_gc_gomemlimit_bytes: ['go.memory.limit', 'go_memory_limit_bytes'],
+  go_gc_gogc_percent: ['go.config.gogc', 'go_config_gogc_percent'],
+  go_sched_latencies_seconds: ['go.schedule.duration', 'go_schedule_duration_seconds'],
+};
+const OTEL: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(OTEL_SEMCONV).map(([seed, [, prom]]) => [seed, prom]));
 
-/** The seed → profile renames, for docs and tests. */
-export const RENAMED: Readonly<Record<Exclude<NamingProfile, 'seed'>, Readonly<Record<string, string>>>> = { client_golang: CLIENT_GOLANG };
+/** The seed → profile renames, for docs, tests and the OTLP sink (the semantic-conventions names). */
+export const RENAMED: Readonly<Record<Exclude<NamingProfile, 'seed'>, Readonly<Record<string, string>>>> = { client_golang: CLIENT_GOLANG, otel: OTEL };
+export const OTEL_SEMCONV_NAMES: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(OTEL_SEMCONV).map(([seed, [semconv]]) => [seed, semconv]));
+
+/** A batch under a profile's names; the seed profile's batch is returned as it is. */
+export function renamed(profile: NamingProfile, batch: Sample[]): Sample[] {
+  if (profile === 'seed') return batch;
+  const names = RENAMED[profile];
+  return batch.map((s) => {
+    const name = names[s.name];
+    return name === undefined ? s : { ...s, name };
+  });
+}

@@ -5,6 +5,8 @@
 //	(start)  allocates and collects before any probe attaches; prints its listen address
 //	/work    allocates and collects again (after the probe attached); answers "ok"
 //	/metrics client_golang's own exposition
+//	stdout   "goroutines N" every 100 ms: the count while no scrape runs (a scrape's own
+//	         goroutines are in client_golang's go_goroutines)
 //
 // Built in GOPATH mode against Debian's golang-github-prometheus-client-golang-dev.
 package main
@@ -14,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -44,5 +47,10 @@ func main() {
 		fmt.Fprintln(w, "ok")
 	})
 	fmt.Println(l.Addr().String())
+	go func() {
+		for range time.Tick(100 * time.Millisecond) {
+			fmt.Println("goroutines", runtime.NumGoroutine())
+		}
+	}()
 	panic(http.Serve(l, nil))
 }

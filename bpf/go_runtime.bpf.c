@@ -51,10 +51,9 @@ enum counter {
   C_GC_CYCLES = 0,
   C_GOROUTINES_CREATED = 1,
   C_GOROUTINES_EXITED = 2,
-  C_ALLOC_BYTES_SPANS = 3,   /* cheap mode: small (refill/releaseAll) + large */
+  /* 3 and 6: cheap mode's span accounting, now in span_allocs (one update for bytes and objects) */
   C_ALLOC_BYTES_LARGE = 4,   /* exact mode: allocations > 32 KiB, rounded to pages */
   C_MALLOC_CALLS = 5,
-  C_ALLOC_OBJECTS_SPANS = 6, /* cheap mode: objects, as /gc/heap/allocs:objects (tiny blocks, not tiny allocs) */
 };
 
 #define G_WAITING 4
@@ -206,6 +205,31 @@ struct {
   __type(key, struct counter_key);
   __type(value, __u64);
 } counters SEC(".maps");
+
+/* Cheap mode's heap accounting per process: bytes and objects (tiny blocks, not tiny allocs)
+ * as Go adds them at refill/releaseAll/allocLarge; one map update for both. */
+struct span_alloc {
+  __u64 bytes;
+  __u64 objects;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, __u32);
+  __type(value, struct span_alloc);
+} span_allocs SEC(".maps");
+
+static __always_inline void span_allocated(__u32 tgid, __u64 bytes, __u64 objects) {
+  struct span_alloc *v = bpf_map_lookup_elem(&span_allocs, &tgid);
+  if (v) {
+    v->bytes += bytes;
+    v->objects += objects;
+    return;
+  }
+  struct span_alloc init = {.bytes = bytes, .objects = objects};
+  bpf_map_update_elem(&span_allocs, &tgid, &init, BPF_NOEXIST);
+}
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -470,8 +494,7 @@ int on_go(struct pt_regs *ctx) {
       __u32 spc = ctx->bx & 0xff;
       __u32 used = span_used(cfg, read_u64(ctx->ax + cfg->mcache_alloc_off + (__u64)spc * 8));
       if (!used) break;
-      count(tgid, C_ALLOC_BYTES_SPANS, class_bytes(spc, used));
-      count(tgid, C_ALLOC_OBJECTS_SPANS, used);
+      span_allocated(tgid, class_bytes(spc, used), used);
       break;
     }
     case P_RELEASE_ALL: {
@@ -485,15 +508,13 @@ int on_go(struct pt_regs *ctx) {
         bytes += class_bytes(spc, used);
         objects += used;
       }
-      count(tgid, C_ALLOC_BYTES_SPANS, bytes);
-      count(tgid, C_ALLOC_OBJECTS_SPANS, objects);
+      if (objects) span_allocated(tgid, bytes, objects);
       break;
     }
     case P_ALLOC_LARGE: {
       /* (*mcache).allocLarge(c RAX, size RBX, …): Go counts whole pages. */
       __u64 size = ctx->bx;
-      count(tgid, C_ALLOC_BYTES_SPANS, (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
-      count(tgid, C_ALLOC_OBJECTS_SPANS, 1);
+      span_allocated(tgid, (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE, 1);
       break;
     }
   }

@@ -49,9 +49,7 @@ export type PointName = keyof typeof POINTS;
 const C_GC_CYCLES = 0;
 const C_CREATED = 1;
 const C_EXITED = 2;
-const C_ALLOC_SPANS = 3;
 const C_ALLOC_LARGE = 4;
-const C_ALLOC_OBJECTS_SPANS = 6;
 
 /** STW pause buckets: 2^10 ns (~1 µs) … 2^36 ns (~69 s); the in-kernel log2 slots fold into them. */
 const STW_FIRST_SLOT = 10;
@@ -175,7 +173,7 @@ export class GoRuntimeMaps {
     const gone = new Set(pids);
     for (const pid of pids) this.waitReasons.delete(pid);
     for (const pid of pids) this.obj.delete('procs', u32(pid));
-    for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'stw_by_caller', 'stw_gc_clock', 'parked', 'runnable_since', 'sched_latency']) {
+    for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'stw_by_caller', 'stw_gc_clock', 'parked', 'runnable_since', 'sched_latency', 'span_allocs']) {
       const k = this.obj.readKeys(map);
       for (let i = 0; i < k.count; i++) {
         if (gone.has(k.keys.readUInt32LE(i * k.keySize))) this.obj.delete(map, Buffer.from(k.keys.subarray(i * k.keySize, (i + 1) * k.keySize)));
@@ -249,6 +247,11 @@ export class GoRuntimeMaps {
     const c = this.obj.readMap('counters');
     for (let i = 0; i < c.count; i++) counters.set(`${c.keys.readUInt32LE(i * 8)}:${c.keys.readUInt32LE(i * 8 + 4)}`, sumPerCpu(c.values, i, c.valueStride, c.cpus, 0));
     const exactBytes = opts.allocMode === 'exact' && opts.metrics.has('alloc') ? this.exactAllocBytes(procs) : undefined;
+    const spans = new Map<number, { bytes: number; objects: number }>();
+    if (opts.allocMode === 'cheap' && opts.metrics.has('alloc')) {
+      const a = this.obj.readMap('span_allocs');
+      for (let i = 0; i < a.count; i++) spans.set(a.keys.readUInt32LE(i * 4), { bytes: sumPerCpu(a.values, i, a.valueStride, a.cpus, 0), objects: sumPerCpu(a.values, i, a.valueStride, a.cpus, 8) });
+    }
     for (const p of procs.values()) {
       const get = (what: number) => counters.get(`${p.pid}:${what}`) ?? 0;
       const cycles = (p.seed?.gcCycles ?? 0) + get(C_GC_CYCLES);
@@ -262,10 +265,10 @@ export class GoRuntimeMaps {
         out.push({ kind: 'gauge', name: 'go_gc_duration_seconds_sum', labels: p.labels, timestamp: now, value: (p.seed?.gcPauseSeconds ?? 0) + pauseSum, help: summary });
       }
       if (opts.metrics.has('alloc')) {
-        const bytes = opts.allocMode === 'exact' ? (exactBytes!.get(p.pid) ?? 0) + get(C_ALLOC_LARGE) : get(C_ALLOC_SPANS);
+        const bytes = opts.allocMode === 'exact' ? (exactBytes!.get(p.pid) ?? 0) + get(C_ALLOC_LARGE) : (spans.get(p.pid)?.bytes ?? 0);
         counter('go_mem_alloc_bytes_total', p.labels, (p.seed?.allocBytes ?? 0) + bytes, 'Heap bytes allocated since the process started (size-class rounded), as /gc/heap/allocs:bytes counts them');
         // Exact mode sees every mallocgc call, tiny ones too, which Go counts per 16-byte block.
-        if (opts.allocMode === 'cheap') counter('go_gc_heap_allocs_objects_total', p.labels, (p.seed?.allocObjects ?? 0) + get(C_ALLOC_OBJECTS_SPANS), 'Heap objects allocated since the process started (tiny allocations counted per 16-byte block), as /gc/heap/allocs:objects');
+        if (opts.allocMode === 'cheap') counter('go_gc_heap_allocs_objects_total', p.labels, (p.seed?.allocObjects ?? 0) + (spans.get(p.pid)?.objects ?? 0), 'Heap objects allocated since the process started (tiny allocations counted per 16-byte block), as /gc/heap/allocs:objects');
       }
       if (opts.metrics.has('goroutine_churn')) {
         counter('go_goroutines_created_total', p.labels, get(C_CREATED), 'Goroutines created (newproc1)');

@@ -1,5 +1,5 @@
 # The two README commands:  make demo   and   make test
-.PHONY: setup build demo demo-synthetic test validate
+.PHONY: setup build demo demo-synthetic test validate test-kernels
 
 setup:
 	bash scripts/setup.sh
@@ -21,3 +21,9 @@ test: setup
 
 validate: setup
 	node bin/probeflow.js validate examples/*.yaml pipelines/*.yaml
+
+# The BPF integration suite in QEMU guests with other kernels (Debian bookworm 6.1, bullseye
+# 5.10; kprobes run for real there): writes .cache/kernels/summary.json. See docs/kernels.md.
+test-kernels:
+	PROBEFLOW_APT_PACKAGES="qemu-system-x86" bash scripts/setup.sh
+	node scripts/kernels/test-kernels.mjs

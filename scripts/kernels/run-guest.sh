@@ -58,6 +58,8 @@ for m in $(cat /modules); do insmod /lib/modules/$m || echo "guest: insmod $m fa
 opts=trans=virtio,version=9p2000.L,msize=262144
 mount -t 9p -o $opts,ro host /host && mount -t 9p -o $opts out /out || { echo "guest: 9p mount failed"; poweroff -f; }
 mount -t tmpfs -o size=3g rw /rw
+# Loopback: tests talk to the servers they start on 127.0.0.1 (the guest has no other network).
+ip link set lo up
 repo=$(cat /out/repo)
 mkdir -p /rw/up /rw/work
 mount -t overlay overlay -o lowerdir=/host$repo,upperdir=/rw/up,workdir=/rw/work /host$repo

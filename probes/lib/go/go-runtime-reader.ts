@@ -55,9 +55,11 @@ const C_ALLOC_LARGE = 4;
 const STW_FIRST_SLOT = 10;
 const STW_LAST_SLOT = 36;
 export const STW_BOUNDS: readonly number[] = Array.from({ length: STW_LAST_SLOT - STW_FIRST_SLOT + 1 }, (_, i) => 2 ** (STW_FIRST_SLOT + i) / 1e9);
+/** Per-bucket counts of an empty histogram over STW_BOUNDS (+Inf last). */
+const emptyCounts = () => new Array<number>(STW_BOUNDS.length + 1).fill(0);
 /** A histogram value as the BPF program keeps it (count, sum_ns, 64 log2 slots), in STW_BOUNDS' buckets. */
 function foldedCounts(v: Buffer): number[] {
-  const counts = new Array<number>(STW_BOUNDS.length + 1).fill(0);
+  const counts = emptyCounts();
   for (let s = 0; s < 64; s++) counts[Math.min(Math.max(s - STW_FIRST_SLOT, 0), STW_BOUNDS.length)]! += readU64(v, 16 + s * 8);
   return counts;
 }
@@ -209,7 +211,7 @@ export class GoRuntimeMaps {
     if (opts.metrics.has('gc_pauses')) {
       const m = this.obj.readMap('stw');
       const byProcess = new Map<number, Map<string, { counts: number[]; sum: number; count: number }>>();
-      const zero = () => ({ counts: new Array<number>(STW_BOUNDS.length + 1).fill(0), sum: 0, count: 0 });
+      const zero = () => ({ counts: emptyCounts(), sum: 0, count: 0 });
       // From attach on, with zero counts: rate() and dashboards need the series before the first pause.
       for (const p of procs.values()) {
         if (p.missing.has('gc_pauses')) continue;
@@ -327,7 +329,7 @@ export class GoRuntimeMaps {
       push(p, foldedCounts(v), readU64(v, 8) / 1e9, readU64(v, 0));
       seen.add(p.pid);
     }
-    for (const p of procs.values()) if (!seen.has(p.pid) && !p.missing.has('sched_latency')) push(p, new Array<number>(STW_BOUNDS.length + 1).fill(0), 0, 0);
+    for (const p of procs.values()) if (!seen.has(p.pid) && !p.missing.has('sched_latency')) push(p, emptyCounts(), 0, 0);
   }
 
   /** mallocgc sizes → heap bytes, rounded as the allocator rounds them. */

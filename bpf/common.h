@@ -28,6 +28,17 @@ static __always_inline int pid_wanted(__u32 tgid) {
  * the CPU's own: the flags the preceding cmp left in the trap frame (jbe: CF=1 or ZF=1).
  * Re-reading g.stackguard0 instead would race with sysmon setting it to stackPreempt. */
 #define COOKIE_AT_JBE (1u << 8)
+
+/* Kernels before 5.15 have no bpf_get_attach_cookie: there the engine loads one copy of the
+ * program per cookie, sharing every map with the original (engine/bpf/bpf-object.ts), with the
+ * cookie as a constant. The verifier sees `cookie_fixed` as known and drops the helper call. */
+const volatile __u8 cookie_fixed = 0;
+const volatile __u64 fixed_cookie = 0;
+
+static __always_inline __u64 point_cookie(void *ctx) {
+  if (cookie_fixed) return fixed_cookie;
+  return bpf_get_attach_cookie(ctx);
+}
 #define COOKIE_POINT(c) ((__u32)(c) & 0xff)
 
 static __always_inline int bound_for_morestack(struct pt_regs *ctx, __u64 cookie) {

@@ -370,7 +370,7 @@ int on_go(struct pt_regs *ctx) {
   struct go_proc *cfg = bpf_map_lookup_elem(&procs, &tgid);
   if (!cfg) return 0;
   __u64 now = bpf_ktime_get_ns();
-  __u64 cookie = bpf_get_attach_cookie(ctx);
+  __u64 cookie = point_cookie(ctx);
   if (bound_for_morestack(ctx, cookie)) return 0;
 
   switch (COOKIE_POINT(cookie)) {

@@ -113,7 +113,7 @@ int on_hit(struct pt_regs *ctx) {
   __u32 tgid = pid_tgid >> 32;
   if (!pid_wanted(tgid)) return 0;
 
-  __u64 raw_cookie = bpf_get_attach_cookie(ctx);
+  __u64 raw_cookie = point_cookie(ctx);
   if (bound_for_morestack(ctx, raw_cookie)) return 0;
   __u32 cookie = COOKIE_POINT(raw_cookie);
   struct point_cfg *cfg = bpf_map_lookup_elem(&points, &cookie);

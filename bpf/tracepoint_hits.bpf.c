@@ -41,7 +41,7 @@ static __always_inline int record(__u32 cookie) {
 
 SEC("tracepoint")
 int on_tracepoint(void *ctx) {
-  return record((__u32)bpf_get_attach_cookie(ctx));
+  return record((__u32)point_cookie(ctx));
 }
 
 SEC("raw_tracepoint")

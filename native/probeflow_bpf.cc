@@ -197,6 +197,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod("setGlobal", &BpfObject::SetGlobal),
                            InstanceMethod("setAutoload", &BpfObject::SetAutoload),
                            InstanceMethod("setMaxEntries", &BpfObject::SetMaxEntries),
+                           InstanceMethod("reuseMapsFrom", &BpfObject::ReuseMapsFrom),
                            InstanceMethod("load", &BpfObject::Load),
                            InstanceMethod("programs", &BpfObject::Programs),
                            InstanceMethod("maps", &BpfObject::Maps),
@@ -337,6 +338,29 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     if (!m) return env.Undefined();
     int err = bpf_map__set_max_entries(m, info[1].As<Napi::Number>().Uint32Value());
     if (err) return Fail(env, "set max_entries", err);
+    return env.Undefined();
+  }
+
+  // reuseMapsFrom(other), before load: every map of this object becomes the same kernel map
+  // as the one of that name in `other` (loaded), except read-only data (.rodata*, .kconfig),
+  // which stays this object's own. A copy of a program with different constants then shares
+  // all state with the original — how a point's cookie is carried where the kernel has no
+  // bpf_get_attach_cookie (before 5.15).
+  Napi::Value ReuseMapsFrom(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Ready(env)) return env.Undefined();
+    if (loaded_) return Fail(env, "reuseMapsFrom after load", EBUSY);
+    BpfObject* other = Napi::ObjectWrap<BpfObject>::Unwrap(info[0].As<Napi::Object>());
+    if (!other || !other->obj_ || !other->loaded_) return Fail(env, "reuseMapsFrom: the other object is not loaded", EINVAL);
+    struct bpf_map* m = nullptr;
+    bpf_object__for_each_map(m, obj_) {
+      std::string name = bpf_map__name(m);
+      if (name.find(".rodata") != std::string::npos || name.find(".kconfig") != std::string::npos) continue;
+      struct bpf_map* theirs = bpf_object__find_map_by_name(other->obj_, name.c_str());
+      if (!theirs) return Fail(env, "reuseMapsFrom: no map \"" + name + "\" in " + other->path_, ENOENT);
+      int err = bpf_map__reuse_fd(m, bpf_map__fd(theirs));
+      if (err) return Fail(env, "reuse map " + name, err);
+    }
     return env.Undefined();
   }
 
@@ -805,6 +829,14 @@ Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r);
 }
 
+// probeHelper(progType, helperId): whether programs of that type may call that helper here.
+Napi::Value ProbeHelper(const Napi::CallbackInfo& info) {
+  int t = info[0].As<Napi::Number>().Int32Value();
+  int h = info[1].As<Napi::Number>().Int32Value();
+  int r = libbpf_probe_bpf_helper(static_cast<enum bpf_prog_type>(t), static_cast<enum bpf_func_id>(h), nullptr);
+  return Napi::Number::New(info.Env(), r);
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   libbpf_set_print(LibbpfPrint);
   libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
@@ -815,6 +847,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("probeProgType", Napi::Function::New(env, ProbeProgType));
   exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));
+  exports.Set("probeHelper", Napi::Function::New(env, ProbeHelper));
   return exports;
 }
 

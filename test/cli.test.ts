@@ -65,7 +65,7 @@ describe('probeflow CLI', () => {
     const r = probeflow(['doctor', '--json']);
     expect(r.code).toBe(0);
     const checks = JSON.parse(r.stdout) as { name: string; ok: boolean; essential: boolean }[];
-    expect(checks.map((c) => c.name)).toEqual(['kernel', 'bpf syscall', 'BTF', 'uprobes', 'kprobes', 'tracefs', 'bpffs', 'capabilities', 'memlock', 'libbpf binding', 'BPF program types', 'ring buffers', 'process events', 'uprobe_multi links', 'bulk map reads', 'BPF objects']);
+    expect(checks.map((c) => c.name)).toEqual(['kernel', 'bpf syscall', 'BTF', 'uprobes', 'kprobes', 'tracefs', 'bpffs', 'capabilities', 'memlock', 'libbpf binding', 'BPF program types', 'ring buffers', 'process events', 'attach cookies', 'uprobe_multi links', 'bulk map reads', 'BPF objects']);
     expect(checks.filter((c) => c.essential).every((c) => c.ok)).toBe(true);
     const kprobePmu = existsSync('/sys/bus/event_source/devices/kprobe/type');
     expect(checks.find((c) => c.name === 'kprobes')!.ok).toBe(kprobePmu);
@@ -73,6 +73,7 @@ describe('probeflow CLI', () => {
     const [major = 0, minor = 0] = release().split('.').map(Number);
     expect(checks.find((c) => c.name === 'process events')!.ok).toBe(checks.find((c) => c.name === 'ring buffers')!.ok);
     expect(checks.find((c) => c.name === 'uprobe_multi links')!.ok).toBe(major > 6 || (major === 6 && minor >= 6));
+    expect(checks.find((c) => c.name === 'attach cookies')!.ok).toBe(major > 5 || (major === 5 && minor >= 15));
     expect(checks.find((c) => c.name === 'bulk map reads')!.ok).toBe(major > 5 || (major === 5 && minor >= 6));
     const text = probeflow(['doctor']).stdout;
     expect(text).toMatch(/^ok {4}uprobes /m);

@@ -5,6 +5,9 @@ import { PACKAGE_ROOT } from '../util/package-root.js';
 import { trackRelease } from './kernel-releases.js';
 import { flushLibbpfLog, native, type NativeBpfObject, type NativeMapInfo, type NativeRingBuffer } from './native.js';
 
+/** Link ids of program copies start here; the binding numbers its own links from 1. */
+const COPY_LINK_BASE = 1 << 30;
+
 /** Compiled objects of bpf/*.bpf.c live beside their sources. */
 export function bundledObjectPath(name: string): string {
   const p = join(PACKAGE_ROOT, 'bpf', `${name}.bpf.o`);
@@ -38,6 +41,19 @@ export function kernelHasUprobeMulti(release = osRelease()): boolean {
   return major > 6 || (major === 6 && minor >= 6);
 }
 
+let attachCookies: boolean | undefined;
+
+/**
+ * bpf_get_attach_cookie came with Linux 5.15 (CCE's 4.18–5.10 kernels lack it). Without it a
+ * program cannot tell which attachment fired, so BpfObject loads a copy per cookie instead.
+ * PROBEFLOW_ATTACH_COOKIES=off takes that path on any kernel (tests run it here).
+ */
+export function kernelHasAttachCookies(): boolean {
+  if (process.env.PROBEFLOW_ATTACH_COOKIES === 'off') return false;
+  // 2 = BPF_PROG_TYPE_KPROBE (uprobes and kprobes), 174 = BPF_FUNC_get_attach_cookie.
+  return (attachCookies ??= native().probeHelper(2, 174) === 1);
+}
+
 /** A map update refused because the map holds max_entries already. */
 export class MapFullError extends Error {
   constructor(
@@ -57,6 +73,14 @@ export class BpfObject {
   private readonly rings = new Set<NativeRingBuffer>();
   private readonly multi = new Set<string>();
   private closed = false;
+  /** What was set before load, replayed on the per-cookie copies. */
+  private readonly globals = new Map<string, Buffer>();
+  private readonly sizes = new Map<string, number>();
+  /** Kernels without attach cookies: a loaded copy of a program per (program, cookie). */
+  private readonly copies = new Map<string, BpfObject>();
+  /** Links made on a copy, under ids of their own (above COPY_LINK_BASE) so detach finds them. */
+  private readonly copyLinks = new Map<number, { copy: BpfObject; link: number }>();
+  private nextCopyLink = COPY_LINK_BASE;
 
   constructor(readonly path: string) {
     this.obj = new (native().BpfObject)(path);
@@ -65,6 +89,7 @@ export class BpfObject {
   /** Writes a `const volatile` global before load. */
   setGlobal(name: string, value: Buffer): this {
     this.obj.setGlobal(name, value);
+    this.globals.set(name, value);
     return this;
   }
 
@@ -83,10 +108,20 @@ export class BpfObject {
   /** Sizes a map before load (a config's `max_processes`, say). */
   setMaxEntries(map: string, entries: number): this {
     this.obj.setMaxEntries(map, entries);
+    this.sizes.set(map, entries);
     return this;
   }
 
   load(): this {
+    // Without attach cookies the program must not call the helper at all (the verifier refuses
+    // it): this object answers for cookie 0, its copies for the others.
+    if (!kernelHasAttachCookies() && !this.globals.has('cookie_fixed')) {
+      try {
+        this.setGlobal('cookie_fixed', Buffer.from([1]));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // an object that reads no cookie
+      }
+    }
     try {
       this.obj.load();
     } finally {
@@ -104,7 +139,7 @@ export class BpfObject {
   }
 
   attachUprobe(program: string, binary: string, fileOffset: number, pid: number, cookie: number): number {
-    return this.obj.attachUprobe(program, binary, fileOffset, pid, cookie);
+    return this.withCookie(program, cookie, (obj, c) => obj.attachUprobe(program, binary, fileOffset, pid, c));
   }
 
   /**
@@ -113,7 +148,7 @@ export class BpfObject {
    * link of any size closes in ~40 ms (bench/RESULTS.md). The program then serves uprobes only.
    */
   preferUprobeMulti(program: string): this {
-    if (kernelHasUprobeMulti()) {
+    if (kernelHasUprobeMulti() && kernelHasAttachCookies()) {
       this.obj.useUprobeMulti(program);
       this.multi.add(program);
     }
@@ -130,7 +165,7 @@ export class BpfObject {
       const links: number[] = [];
       points.forEach((p, i) => {
         try {
-          links.push(this.obj.attachUprobe(program, binary, p.fileOffset, -1, p.cookie));
+          links.push(this.attachUprobe(program, binary, p.fileOffset, -1, p.cookie));
         } catch (e) {
           failed(i, e as Error);
         }
@@ -158,7 +193,7 @@ export class BpfObject {
   }
 
   attachTracepoint(program: string, category: string, name: string, cookie: number): number {
-    return this.obj.attachTracepoint(program, category, name, cookie);
+    return this.withCookie(program, cookie, (obj, c) => obj.attachTracepoint(program, category, name, c));
   }
 
   attachRawTracepoint(program: string, name: string): number {
@@ -166,7 +201,45 @@ export class BpfObject {
   }
 
   attachKprobe(program: string, func: string, cookie: number): number {
-    return this.obj.attachKprobe(program, func, false, cookie);
+    return this.withCookie(program, cookie, (obj, c) => obj.attachKprobe(program, func, false, c));
+  }
+
+  /**
+   * Attaches with the cookie where the kernel has attach cookies; elsewhere on this program's
+   * copy for that cookie (bpf/common.h point_cookie), loaded on first use with the same
+   * globals and sizes, every map shared with this object. A copy's link gets an id of ours.
+   */
+  private withCookie(program: string, cookie: number, attach: (obj: NativeBpfObject, cookie: number) => number): number {
+    if (cookie === 0 || kernelHasAttachCookies()) return attach(this.obj, cookie);
+    const key = `${program}#${cookie}`;
+    let copy = this.copies.get(key);
+    if (!copy) {
+      copy = new BpfObject(this.path);
+      try {
+        for (const [name, value] of this.globals) copy.setGlobal(name, value);
+        for (const [map, entries] of this.sizes) copy.setMaxEntries(map, entries);
+        copy.setGlobal('cookie_fixed', Buffer.from([1]));
+        const c = Buffer.alloc(8);
+        c.writeBigUInt64LE(BigInt(cookie));
+        copy.setGlobal('fixed_cookie', c);
+        copy.only(program);
+        copy.obj.reuseMapsFrom(this.obj);
+        copy.load();
+      } catch (e) {
+        copy.close();
+        throw e;
+      }
+      this.copies.set(key, copy);
+    }
+    const link = attach(copy.obj, 0);
+    const id = this.nextCopyLink++;
+    this.copyLinks.set(id, { copy, link });
+    return id;
+  }
+
+  /** Program copies loaded because the kernel has no attach cookies (0 where it has them). */
+  cookieCopies(): number {
+    return this.copies.size;
   }
 
   attach(program: string): number {
@@ -175,12 +248,20 @@ export class BpfObject {
 
   /** Kernel id of a link (as `bpftool link` shows it); 0 for perf-event attachments without one. */
   linkId(link: number): number {
-    return this.obj.linkId(link);
+    const c = this.copyLinks.get(link);
+    return c ? c.copy.linkId(c.link) : this.obj.linkId(link);
   }
 
   /** Lets go of these links; the kernel closes them off the main thread (kernel-releases.ts). */
   detach(links: readonly number[]): void {
-    if (links.length) trackRelease(this.obj.detachAsync([...links]), this.path);
+    const own = links.filter((l) => l < COPY_LINK_BASE);
+    if (own.length) trackRelease(this.obj.detachAsync(own), this.path);
+    for (const l of links) {
+      const c = this.copyLinks.get(l);
+      if (!c) continue;
+      this.copyLinks.delete(l);
+      c.copy.detach([c.link]);
+    }
   }
 
   readMap(name: string): MapEntries {
@@ -225,6 +306,9 @@ export class BpfObject {
     this.closed = true;
     for (const rb of this.rings) rb.close();
     this.rings.clear();
+    for (const copy of this.copies.values()) copy.close();
+    this.copies.clear();
+    this.copyLinks.clear();
     trackRelease(this.obj.closeAsync(), this.path);
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { bundledObjectPath, kernelHasUprobeMulti } from './bpf-object.js';
+import { bundledObjectPath, kernelHasAttachCookies, kernelHasUprobeMulti } from './bpf-object.js';
 import { checkFeature, ensureTracefs, type Feature, type FeatureStatus } from './kernel-features.js';
 import { native } from './native.js';
 import { CAPABILITIES, effectiveCapabilities, type CapabilityName } from '../util/capabilities.js';
@@ -41,7 +41,10 @@ export function runChecks(opts: { fix?: boolean } = {}): Check[] {
     add('process events', false, ring && n.probeProgType(17) === 1
       ? { ok: true, detail: 'fork/exec/exit from raw tracepoints: processes are found as they start' }
       : { ok: false, detail: 'no raw tracepoint programs or ring buffer: processes are found by /proc rescans', fix: 'probes work; a new process waits up to `rescan` (default 2 s)' });
-    add('uprobe_multi links', false, kernelHasUprobeMulti()
+    add('attach cookies', false, kernelHasAttachCookies()
+      ? { ok: true, detail: 'bpf_get_attach_cookie (Linux 5.15+): one program serves every probe point' }
+      : { ok: false, detail: 'no bpf_get_attach_cookie (Linux < 5.15): one program copy per probe point, maps shared', fix: 'probes work; each further point costs a program load (~15 ms here) and its image (4 KB; go_runtime 12 KB)' });
+    add('uprobe_multi links', false, kernelHasUprobeMulti() && kernelHasAttachCookies()
       ? { ok: true, detail: 'one link per binary (Linux 6.6+): detaching a binary takes ~40 ms' }
       : { ok: false, detail: 'one uprobe link per point (Linux < 6.6, or PROBEFLOW_UPROBE_MULTI=off)', fix: 'probes work; the kernel takes ~0.1 s to close each link (off the event loop)' });
     add('bulk map reads', false, major > 5 || (major === 5 && minor >= 6)

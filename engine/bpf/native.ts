@@ -8,6 +8,7 @@ export interface NativeBpfObject {
   setGlobal(name: string, value: Buffer): void;
   setAutoload(program: string, on: boolean): void;
   setMaxEntries(map: string, entries: number): void;
+  reuseMapsFrom(other: NativeBpfObject): void;
   load(): void;
   programs(): { name: string; section: string; fd: number }[];
   maps(): NativeMapInfo[];
@@ -55,6 +56,8 @@ export interface NativeBinding {
   libbpfVersion(): string;
   probeProgType(type: number): number;
   probeMapType(type: number): number;
+  /** 1 when programs of `progType` may call helper `helperId` on this kernel, 0 when not, < 0 on error. */
+  probeHelper(progType: number, helperId: number): number;
 }
 
 let binding: NativeBinding | undefined;

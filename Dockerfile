@@ -1,8 +1,9 @@
 # probeflow agent image. Not built in CI here (no Docker engine on these machines).
 #   docker build -t probeflow:0.1.0 .
-# Stage 1 builds the libbpf binding, the BPF objects (CO-RE, from the build host's BTF:
-# build on a node with /sys/kernel/btf/vmlinux, or copy one into bpf/vmlinux.h first)
-# and the TypeScript; stage 2 carries only what runs.
+#   docker buildx build --platform linux/amd64,linux/arm64 -t probeflow:0.1.0 .   (Kunpeng nodes)
+# Stage 1 builds the libbpf binding, the BPF objects (CO-RE; bpf/x86 and bpf/arm64 from
+# bpf/kernel.h, so the build machine's kernel does not matter) and the TypeScript; stage 2
+# carries only what runs.
 FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       clang llvm libbpf-dev bpftool make g++ python3 ca-certificates \
@@ -23,7 +24,8 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/build/Release/probeflow_bpf.node ./build/Release/
-COPY --from=build /src/bpf/*.bpf.o ./bpf/
+COPY --from=build /src/bpf/x86 ./bpf/x86
+COPY --from=build /src/bpf/arm64 ./bpf/arm64
 COPY --from=build /src/schemas ./schemas
 COPY --from=build /src/sinks/lib/remote-write.proto ./sinks/lib/
 COPY --from=build /src/pipelines ./pipelines

@@ -1,6 +1,6 @@
 /* Shared by probeflow's BPF programs: the pid filter and the stats layout user space decodes. */
 #pragma once
-#include "vmlinux.h"
+#include "kernel.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
@@ -42,13 +42,29 @@ static __always_inline __u64 point_cookie(void *ctx) {
 #define COOKIE_POINT(c) ((__u32)(c) & 0xff)
 
 static __always_inline int bound_for_morestack(struct pt_regs *ctx, __u64 cookie) {
-#if defined(__TARGET_ARCH_x86)
   if (!(cookie & COOKIE_AT_JBE)) return 0;
+#if defined(__TARGET_ARCH_x86)
   return (ctx->flags & 0x41) != 0; /* CF (bit 0) or ZF (bit 6) */
-#else
-  return 0;
+#elif defined(__TARGET_ARCH_arm64)
+  /* arm64's b.ls (also simulated, not stepped): taken when C is clear or Z is set (NZCV in
+   * pstate bits 31..28). */
+  return !(ctx->pstate & (1ull << 29)) || (ctx->pstate & (1ull << 30));
 #endif
 }
+
+/* Go's register ABI (ABIInternal, Go 1.17+): the first integer arguments and results, and the
+ * current goroutine g. amd64: RAX, RBX, RCX; g in R14. arm64: R0, R1, R2; g in R28. */
+#if defined(__TARGET_ARCH_x86)
+#define GO_R0(ctx) ((ctx)->ax)
+#define GO_R1(ctx) ((ctx)->bx)
+#define GO_R2(ctx) ((ctx)->cx)
+#define GO_G(ctx) ((ctx)->r14)
+#elif defined(__TARGET_ARCH_arm64)
+#define GO_R0(ctx) ((ctx)->regs[0])
+#define GO_R1(ctx) ((ctx)->regs[1])
+#define GO_R2(ctx) ((ctx)->regs[2])
+#define GO_G(ctx) ((ctx)->regs[28])
+#endif
 
 /* log2 slot of v: 0 for 0, else floor(log2(v)) + 1, so slot i holds [2^(i-1), 2^i). */
 static __always_inline __u32 log2_slot(__u64 v) {

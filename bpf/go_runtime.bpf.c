@@ -377,25 +377,25 @@ int on_go(struct pt_regs *ctx) {
     case P_PARK: {
       if (!cfg->goid_off) break; /* unknown Go version: no blocked time */
       /* gopark(unlockf, lock, reason waitReason, …): reason in CL; the parking g in R14. */
-      struct parked_key k = {.tgid = tgid, .goid = read_u64(ctx->r14 + cfg->goid_off)};
-      struct parked_val v = {.ts = now, .reason = ctx->cx & 0xff};
+      struct parked_key k = {.tgid = tgid, .goid = read_u64(GO_G(ctx) + cfg->goid_off)};
+      struct parked_val v = {.ts = now, .reason = GO_R2(ctx) & 0xff};
       bpf_map_update_elem(&parked, &k, &v, BPF_ANY);
       break;
     }
     case P_WAKE: {
       /* casgstatus(gp RAX, oldval EBX, newval ECX) */
-      if (!cfg->goid_off || (ctx->bx & 0xffffffff) != G_WAITING || (ctx->cx & 0xffffffff) != G_RUNNABLE) break;
-      woken(tgid, read_u64(ctx->ax + cfg->goid_off), now);
+      if (!cfg->goid_off || (GO_R1(ctx) & 0xffffffff) != G_WAITING || (GO_R2(ctx) & 0xffffffff) != G_RUNNABLE) break;
+      woken(tgid, read_u64(GO_R0(ctx) + cfg->goid_off), now);
       break;
     }
     case P_READY:
       /* ready(gp RAX, …): goready and every wakeup through it (channels, timers, semaphores). */
-      if (cfg->goid_off) woken(tgid, read_u64(ctx->ax + cfg->goid_off), now);
+      if (cfg->goid_off) woken(tgid, read_u64(GO_R0(ctx) + cfg->goid_off), now);
       break;
     case P_INJECT: {
       /* injectglist(glist *gList RAX): netpoll (IO wait) and GC assist wakeups come as a list. */
       if (!cfg->goid_off || !cfg->schedlink_off) break;
-      __u64 gp = read_u64(ctx->ax);
+      __u64 gp = read_u64(GO_R0(ctx));
       for (int i = 0; i < 256 && gp; i++) {
         woken(tgid, read_u64(gp + cfg->goid_off), now);
         became_runnable(tgid, cfg, gp, now);
@@ -405,16 +405,16 @@ int on_go(struct pt_regs *ctx) {
     }
     case P_RUNQPUT:
       /* runqput(pp RAX, gp RBX, next CL) */
-      became_runnable(tgid, cfg, ctx->bx, now);
+      became_runnable(tgid, cfg, GO_R1(ctx), now);
       break;
     case P_GOSCHED:
       /* goschedImpl(gp RAX, …) puts gp on the global run queue. */
-      became_runnable(tgid, cfg, ctx->ax, now);
+      became_runnable(tgid, cfg, GO_R0(ctx), now);
       break;
     case P_EXECUTE: {
       /* execute(gp RAX, inheritTime BL) */
       if (!cfg->latency_every || !cfg->goid_off) break;
-      struct parked_key k = {.tgid = tgid, .goid = read_u64(ctx->ax + cfg->goid_off)};
+      struct parked_key k = {.tgid = tgid, .goid = read_u64(GO_R0(ctx) + cfg->goid_off)};
       __u64 *since = bpf_map_lookup_elem(&runnable_since, &k);
       if (!since) break;
       __u64 d = now - *since;
@@ -429,7 +429,7 @@ int on_go(struct pt_regs *ctx) {
     }
     case P_STW_STOP: {
       __u32 reason = 0;
-      if (cfg->stw_mode == STW_PHASE_REASON) reason = ctx->ax & 0xff;
+      if (cfg->stw_mode == STW_PHASE_REASON) reason = GO_R0(ctx) & 0xff;
       else if (cfg->stw_mode == STW_PHASE_CALLER && bpf_map_lookup_elem(&stw_by_caller, &tgid)) {
         reason = STW_OTHER_REASON;
         bpf_map_delete_elem(&stw_by_caller, &tgid);
@@ -471,14 +471,14 @@ int on_go(struct pt_regs *ctx) {
       break;
     case P_MALLOC: {
       /* mallocgc(size RAX, typ RBX, needzero CL): noscan when typ is nil or has no pointers. */
-      __u64 size = ctx->ax;
+      __u64 size = GO_R0(ctx);
       if (!size) break;
       count(tgid, C_MALLOC_CALLS, 1);
       if (size > MAX_SMALL_SIZE) {
         count(tgid, C_ALLOC_BYTES_LARGE, (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
         break;
       }
-      __u64 typ = ctx->bx;
+      __u64 typ = GO_R1(ctx);
       struct size_key k = {.tgid = tgid, .size = size, .noscan = !typ || !read_u64(typ + 8)};
       __u64 *c = bpf_map_lookup_elem(&alloc_sizes, &k);
       if (c) (*c)++;
@@ -491,8 +491,8 @@ int on_go(struct pt_regs *ctx) {
     case P_REFILL: {
       /* (*mcache).refill(c RAX, spc BL) */
       if (!cfg->mcache_alloc_off) break; /* unknown Go version: no span accounting */
-      __u32 spc = ctx->bx & 0xff;
-      __u32 used = span_used(cfg, read_u64(ctx->ax + cfg->mcache_alloc_off + (__u64)spc * 8));
+      __u32 spc = GO_R1(ctx) & 0xff;
+      __u32 used = span_used(cfg, read_u64(GO_R0(ctx) + cfg->mcache_alloc_off + (__u64)spc * 8));
       if (!used) break;
       span_allocated(tgid, class_bytes(spc, used), used);
       break;
@@ -501,7 +501,7 @@ int on_go(struct pt_regs *ctx) {
       if (!cfg->mcache_alloc_off) break;
       __u32 zero = 0;
       struct span_list *l = bpf_map_lookup_elem(&span_scratch, &zero);
-      if (!l || bpf_probe_read_user(l->spans, sizeof(l->spans), (void *)(ctx->ax + cfg->mcache_alloc_off))) break;
+      if (!l || bpf_probe_read_user(l->spans, sizeof(l->spans), (void *)(GO_R0(ctx) + cfg->mcache_alloc_off))) break;
       __u64 bytes = 0, objects = 0;
       for (__u32 spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
         __u32 used = span_used(cfg, l->spans[spc]);
@@ -513,7 +513,7 @@ int on_go(struct pt_regs *ctx) {
     }
     case P_ALLOC_LARGE: {
       /* (*mcache).allocLarge(c RAX, size RBX, …): Go counts whole pages. */
-      __u64 size = ctx->bx;
+      __u64 size = GO_R1(ctx);
       span_allocated(tgid, (size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE, 1);
       break;
     }

@@ -99,8 +99,8 @@ static __always_inline __u64 regs_read(struct pt_regs *ctx, __u32 reg) {
     case 15: off = offsetof(struct pt_regs, bp); break;
   }
 #elif defined(__TARGET_ARCH_arm64)
-  if (reg < 31) off = offsetof(struct user_pt_regs, regs) + reg * 8;
-  else if (reg == 31) off = offsetof(struct user_pt_regs, sp);
+  if (reg < 31) off = offsetof(struct pt_regs, regs) + reg * 8;
+  else if (reg == 31) off = offsetof(struct pt_regs, sp);
 #endif
   __u64 v = 0;
   if (off >= 0) bpf_probe_read_kernel(&v, sizeof(v), (void *)ctx + off);

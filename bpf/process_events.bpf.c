@@ -3,12 +3,12 @@
  * Linux 4.17+), into one ring buffer (5.8+). User space keeps the /proc rescan as a safety net,
  * so a record lost to a full ring only delays discovery; it counts them in `events_dropped`.
  */
-#include "vmlinux.h"
+#include "kernel.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 
 /* The two fields read, relocated onto the kernel's task_struct at load (CO-RE ignores the
- * ___suffix): reading vmlinux.h's own task_struct would carry its whole type graph into this
+ * ___suffix): reading a vmlinux.h task_struct would carry its whole type graph into this
  * object's BTF (650 KB instead of a few). */
 struct task_struct___pf {
   int pid;

@@ -65,7 +65,7 @@ describe('probeflow CLI', () => {
     const r = probeflow(['doctor', '--json']);
     expect(r.code).toBe(0);
     const checks = JSON.parse(r.stdout) as { name: string; ok: boolean; essential: boolean }[];
-    expect(checks.map((c) => c.name)).toEqual(['kernel', 'bpf syscall', 'BTF', 'uprobes', 'kprobes', 'tracefs', 'bpffs', 'capabilities', 'memlock', 'libbpf binding', 'BPF program types', 'ring buffers', 'process events', 'attach cookies', 'uprobe_multi links', 'bulk map reads', 'BPF objects']);
+    expect(checks.map((c) => c.name)).toEqual(['kernel', 'bpf syscall', 'BTF', 'uprobes', 'kprobes', 'tracefs', 'bpffs', 'capabilities', 'memlock', 'libbpf binding', 'BPF program types', 'ring buffers', 'process events', 'attach cookies', 'uprobe_multi links', 'bulk map reads', 'BPF objects', 'loads probe_hits', 'loads tracepoint_hits', 'loads go_runtime', 'loads process_events']);
     expect(checks.filter((c) => c.essential).every((c) => c.ok)).toBe(true);
     const kprobePmu = existsSync('/sys/bus/event_source/devices/kprobe/type');
     expect(checks.find((c) => c.name === 'kprobes')!.ok).toBe(kprobePmu);

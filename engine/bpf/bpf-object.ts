@@ -8,10 +8,17 @@ import { flushLibbpfLog, native, type NativeBpfObject, type NativeMapInfo, type 
 /** Link ids of program copies start here; the binding numbers its own links from 1. */
 const COPY_LINK_BASE = 1 << 30;
 
-/** Compiled objects of bpf/*.bpf.c live beside their sources. */
+/** The BPF architecture name (bpf/Makefile, __TARGET_ARCH_*) of the machine the agent runs on. */
+export function bpfArch(arch: string = process.arch): 'x86' | 'arm64' {
+  if (arch === 'x64') return 'x86';
+  if (arch === 'arm64') return 'arm64';
+  throw new Error(`probeflow's BPF programs are built for x86-64 and arm64, not ${arch}`);
+}
+
+/** Compiled objects of bpf/*.bpf.c, one directory per architecture (bpf/x86, bpf/arm64). */
 export function bundledObjectPath(name: string): string {
-  const p = join(PACKAGE_ROOT, 'bpf', `${name}.bpf.o`);
-  if (!existsSync(p)) throw new Error(`BPF object ${p} is missing: run \`npm run build\` (needs clang and bpftool)`);
+  const p = join(PACKAGE_ROOT, 'bpf', bpfArch(), `${name}.bpf.o`);
+  if (!existsSync(p)) throw new Error(`BPF object ${p} is missing: run \`npm run build\` (needs clang)`);
   return p;
 }
 

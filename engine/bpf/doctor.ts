@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { bundledObjectPath, kernelHasAttachCookies, kernelHasUprobeMulti } from './bpf-object.js';
+import { BpfObject, bpfArch, bundledObjectPath, kernelHasAttachCookies, kernelHasUprobeMulti } from './bpf-object.js';
 import { checkFeature, ensureTracefs, type Feature, type FeatureStatus } from './kernel-features.js';
 import { native } from './native.js';
 import { CAPABILITIES, effectiveCapabilities, type CapabilityName } from '../util/capabilities.js';
@@ -13,7 +13,7 @@ export interface Check extends FeatureStatus {
 
 
 /** Everything `probeflow doctor` reports; the engine logs the failures at start. */
-export function runChecks(opts: { fix?: boolean } = {}): Check[] {
+export function runChecks(opts: { fix?: boolean; load?: boolean } = {}): Check[] {
   const checks: Check[] = [];
   const add = (name: string, essential: boolean, s: FeatureStatus) => checks.push({ name, essential, ...s });
   const feature = (name: string, f: Feature, essential: boolean) => add(name, essential, checkFeature(f));
@@ -57,11 +57,39 @@ export function runChecks(opts: { fix?: boolean } = {}): Check[] {
     bundledObjectPath('probe_hits');
     bundledObjectPath('tracepoint_hits');
     bundledObjectPath('process_events');
-    add('BPF objects', true, { ok: true, detail: 'bpf/*.bpf.o built' });
+    add('BPF objects', true, { ok: true, detail: `bpf/${bpfArch()}/*.bpf.o built` });
+    if (opts.load) for (const [object, probes] of LOADED) add(`loads ${object}`, false, loads(object, probes));
   } catch (e) {
     add('BPF objects', true, { ok: false, detail: (e as Error).message });
   }
   return checks;
+}
+
+/** Each bundled object and what cannot run without it: `doctor` loads them for real. */
+const LOADED: [string, string][] = [
+  ['probe_hits', 'uprobe and kprobe probes'],
+  ['tracepoint_hits', 'tracepoint and raw_tracepoint probes'],
+  ['go_runtime', 'the go_runtime probe'],
+  ['process_events', 'the process watcher (else /proc rescans)'],
+];
+
+/**
+ * The verifier is the final word on what a kernel can run: a vendor kernel may backport
+ * features its version number predates (RHEL 8's 4.18 has much of 5.x BPF) or lack some it
+ * should have. The first lines of libbpf's refusal say which.
+ */
+function loads(object: string, probes: string): FeatureStatus {
+  let obj: BpfObject | undefined;
+  try {
+    obj = new BpfObject(bundledObjectPath(object)).load();
+    return { ok: true, detail: `the kernel verifies and loads bpf/${bpfArch()}/${object}.bpf.o` };
+  } catch (e) {
+    const lines = (e as Error).message.split('\n');
+    const why = lines.find((l) => /invalid func|unknown func|BTF|back-edge|too large|not supported|-E/.test(l))?.replace(/^\s*libbpf warn:\s*/, '');
+    return { ok: false, detail: `the kernel refuses bpf/${bpfArch()}/${object}.bpf.o: ${lines[0]}${why && why !== lines[0] ? ` (${why.trim()})` : ''}`, fix: `${probes} cannot run on this kernel; see docs/kernels.md for what each kernel lacks` };
+  } finally {
+    obj?.close();
+  }
 }
 
 function capabilities(): FeatureStatus {

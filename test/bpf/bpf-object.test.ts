@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bpfObjectProbe } from '../../probes/bpf-object.js';
 import { waitFor } from '../helpers/cli.js';
-import { settledKernelObjects } from '../helpers/kernel-objects.js';
+import { attachmentsOf, settledKernelObjects } from '../helpers/kernel-objects.js';
 import { runProbe } from '../helpers/probe-harness.js';
 import { buildByoObject, buildC, startWorkload } from '../helpers/workloads.js';
 
@@ -66,11 +66,7 @@ describe('bpf_object probe (your own .bpf.o)', () => {
   });
 
   it('detaches a binary\'s uprobe link when its last process exits; the object\'s other links stay', async () => {
-    const linksOf = (program: string) => {
-      const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as { id: number; name?: string }[];
-      const ids = new Set(progs.filter((p) => p.name === program).map((p) => p.id));
-      return (JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { prog_id: number }[]).filter((l) => ids.has(l.prog_id)).length;
-    };
+    const linksOf = attachmentsOf;
     const w = await startWorkload(buildC(), 10);
     const p = runProbe(bpfObjectProbe, {
       object: buildByoObject(),

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { release } from 'node:os';
 
 const PROBE_PROGRAMS = ['on_hit', 'on_tracepoint', 'on_raw_tracepoint', 'on_go'];
 // The agent's process watcher (process_events.bpf.c): loaded while any probe watches processes.
@@ -15,7 +16,30 @@ export function ourKernelObjects(which: 'all' | 'probes' = 'all'): { programs: n
   const ids = new Set(ours.map((p) => p.id));
   const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }) || '[]') as { prog_id: number }[];
   if (process.env.PROBEFLOW_DEBUG_OBJECTS && ours.length) console.error('our programs still loaded:', ours);
-  return { programs: ours.length, links: links.filter((l) => ids.has(l.prog_id)).length };
+  return { programs: ours.length, links: links.filter((l) => ids.has(l.prog_id)).length + perfAttachments(ids) };
+}
+
+const [major = 0, minor = 0] = release().split(/[.-]/).map(Number);
+/** From 5.15 a uprobe, kprobe or tracepoint attachment is a BPF link; before, a bare perf event. */
+const perfEventsAreLinks = major > 5 || (major === 5 && minor >= 15);
+
+/**
+ * Before 5.15, the perf events our programs are attached to, as `bpftool perf` finds them
+ * (BPF_TASK_FD_QUERY, 4.18+): counted as links, so a test asks the same question everywhere.
+ * Raw tracepoints are links already (5.7+) and are not counted twice.
+ */
+function perfAttachments(ids: Set<number>): number {
+  if (perfEventsAreLinks) return 0;
+  const perf = JSON.parse(execFileSync('bpftool', ['-j', 'perf', 'show'], { encoding: 'utf8' }) || '[]') as { prog_id: number; fd_type: string }[];
+  return perf.filter((e) => ids.has(e.prog_id) && e.fd_type !== 'raw_tracepoint').length;
+}
+
+/** Attachments of one program by name: links, and before 5.15 the perf events it is attached to. */
+export function attachmentsOf(program: string): number {
+  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }) || '[]') as { id: number; name?: string }[];
+  const ids = new Set(progs.filter((p) => p.name === program).map((p) => p.id));
+  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }) || '[]') as { prog_id: number }[];
+  return links.filter((l) => ids.has(l.prog_id)).length + perfAttachments(ids);
 }
 
 /**

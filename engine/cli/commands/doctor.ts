@@ -2,7 +2,8 @@ import { runChecks } from '../../bpf/doctor.js';
 
 /** Prints what works and what to do about what does not; exit 1 if an essential check fails. */
 export function doctorCommand(opts: { fix: boolean; json: boolean }): number {
-  const checks = runChecks({ fix: opts.fix });
+  // Here, unlike at `run`, every object is loaded for real: the kernel's verdict, not its version's.
+  const checks = runChecks({ fix: opts.fix, load: true });
   if (opts.json) {
     process.stdout.write(JSON.stringify(checks, null, 2) + '\n');
   } else {

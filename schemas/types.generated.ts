@@ -701,13 +701,16 @@ export interface UprobeProbeConfig {
        */
       arg?: {
         /**
-         * Argument number in Go's register ABI (amd64: RAX RBX RCX RDI RSI R8 R9 R10 R11).
+         * Argument number in Go's register ABI (amd64: RAX RBX RCX RDI RSI R8 R9 R10 R11; arm64: X0…X15).
          */
         go?: number;
         /**
-         * Argument number in the C ABI (amd64: RDI RSI RDX RCX R8 R9).
+         * Argument number in the C ABI (amd64: RDI RSI RDX RCX R8 R9; arm64: X0…X7).
          */
         c?: number;
+        /**
+         * A register by name: amd64 rax…r15, rsp, rbp; arm64 x0…x30, sp (the node's own architecture).
+         */
         register?:
           | 'rax'
           | 'rbx'
@@ -724,7 +727,39 @@ export interface UprobeProbeConfig {
           | 'r14'
           | 'r15'
           | 'rsp'
-          | 'rbp';
+          | 'rbp'
+          | 'x0'
+          | 'x1'
+          | 'x2'
+          | 'x3'
+          | 'x4'
+          | 'x5'
+          | 'x6'
+          | 'x7'
+          | 'x8'
+          | 'x9'
+          | 'x10'
+          | 'x11'
+          | 'x12'
+          | 'x13'
+          | 'x14'
+          | 'x15'
+          | 'x16'
+          | 'x17'
+          | 'x18'
+          | 'x19'
+          | 'x20'
+          | 'x21'
+          | 'x22'
+          | 'x23'
+          | 'x24'
+          | 'x25'
+          | 'x26'
+          | 'x27'
+          | 'x28'
+          | 'x29'
+          | 'x30'
+          | 'sp';
       };
       /**
        * Also emit one event sample per hit (ring buffer; ~3 µs per hit).
@@ -753,13 +788,16 @@ export interface UprobeProbeConfig {
        */
       arg?: {
         /**
-         * Argument number in Go's register ABI (amd64: RAX RBX RCX RDI RSI R8 R9 R10 R11).
+         * Argument number in Go's register ABI (amd64: RAX RBX RCX RDI RSI R8 R9 R10 R11; arm64: X0…X15).
          */
         go?: number;
         /**
-         * Argument number in the C ABI (amd64: RDI RSI RDX RCX R8 R9).
+         * Argument number in the C ABI (amd64: RDI RSI RDX RCX R8 R9; arm64: X0…X7).
          */
         c?: number;
+        /**
+         * A register by name: amd64 rax…r15, rsp, rbp; arm64 x0…x30, sp (the node's own architecture).
+         */
         register?:
           | 'rax'
           | 'rbx'
@@ -776,7 +814,39 @@ export interface UprobeProbeConfig {
           | 'r14'
           | 'r15'
           | 'rsp'
-          | 'rbp';
+          | 'rbp'
+          | 'x0'
+          | 'x1'
+          | 'x2'
+          | 'x3'
+          | 'x4'
+          | 'x5'
+          | 'x6'
+          | 'x7'
+          | 'x8'
+          | 'x9'
+          | 'x10'
+          | 'x11'
+          | 'x12'
+          | 'x13'
+          | 'x14'
+          | 'x15'
+          | 'x16'
+          | 'x17'
+          | 'x18'
+          | 'x19'
+          | 'x20'
+          | 'x21'
+          | 'x22'
+          | 'x23'
+          | 'x24'
+          | 'x25'
+          | 'x26'
+          | 'x27'
+          | 'x28'
+          | 'x29'
+          | 'x30'
+          | 'sp';
       };
       /**
        * Also emit one event sample per hit (ring buffer; ~3 µs per hit).

@@ -1,7 +1,7 @@
 import { ElfFile, EM_AARCH64, EM_X86_64 } from './elf-file.js';
 import { goMinorVersion, readGoBuildInfo, type GoBuildInfo } from './go-buildinfo.js';
 import { readGoFunctions } from './go-pclntab.js';
-import { goStackCheck } from './go-prologue.js';
+import { goStackCheck, type StackCheck } from './go-prologue.js';
 
 export interface ResolvedFunction {
   name: string;
@@ -13,7 +13,7 @@ export interface ResolvedFunction {
   /** Bytes past the entry where the probe goes. */
   attachDelta: number;
   /** Set when the probe sits on a Go prologue's jbe: BPF must skip hits that go to morestack. */
-  stackCheck?: 'rsp' | 'r12';
+  stackCheck?: StackCheck['reg'];
   source: 'symtab' | 'gopclntab';
 }
 

@@ -1,12 +1,11 @@
-#!/usr/bin/env bash
 # Boots a fetched guest kernel (scripts/kernels/fetch-guest.sh) in QEMU under TCG (software
-# emulation: KVM guests hung here) with this machine's own userland, read-only over virtio-9p,
-# and runs one shell command in it, in this repository (an overlay on tmpfs makes it writable;
-# nothing reaches the host's files but the output directory).
+# emulation: KVM guests hung here) and runs one shell command in it, in this repository (an
+# overlay on tmpfs makes it writable; nothing reaches the host's files but the output
+# directory). amd64 guests use this machine's own userland, read-only over virtio-9p; arm64
+# guests the arm64 userland and repository layer of scripts/kernels/prepare-arm64.sh.
 #   scripts/kernels/run-guest.sh <guest> <out-dir> <command…>
 # The command's output goes to <out-dir>/console.log, its exit status to <out-dir>/rc; the
-# kernel's own log to <out-dir>/serial.log. amd64 guests only: an arm64 guest needs an arm64
-# userland (issue 14).
+# kernel's own log to <out-dir>/serial.log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -14,8 +13,27 @@ guest=${1:?usage: run-guest.sh <guest> <out-dir> <command…>}
 out=$(mkdir -p "$2" && cd "$2" && pwd)
 shift 2
 dir=$repo/.cache/kernels/$guest
-[ -s "$dir/vmlinuz" ] || { echo "kernels: $guest is not fetched: run scripts/kernels/fetch-guest.sh ${guest%-*} ${guest##*-}" >&2; exit 2; }
-command -v qemu-system-x86_64 >/dev/null || { echo "kernels: qemu-system-x86_64 is missing: apt-get install qemu-system-x86" >&2; exit 2; }
+arch=${guest##*-}
+[ -s "$dir/vmlinuz" ] || { echo "kernels: $guest is not fetched: run scripts/kernels/fetch-guest.sh ${guest%-*} $arch" >&2; exit 2; }
+case $arch in
+  amd64) qemu=(qemu-system-x86_64 -accel tcg -cpu max); console=ttyS0; root=/; shares=() ;;
+  arm64)
+    qemu=(qemu-system-aarch64 -M virt -accel tcg -cpu max); console=ttyAMA0
+    root=$repo/.cache/kernels/userland-trixie-arm64
+    layer=$repo/.cache/kernels/arm64-layer
+    [ -x "$root/usr/bin/node" ] && [ -s "$layer/build/Release/probeflow_bpf.node" ] || { echo "kernels: the arm64 userland is not prepared: run scripts/kernels/prepare-arm64.sh" >&2; exit 2; }
+    # The repository and the arm64 layer over it (binding, esbuild, rollup) come on shares of their own.
+    shares=(-virtfs "local,path=$repo,mount_tag=repo,security_model=none,readonly=on,multidevs=remap"
+      -virtfs "local,path=$layer,mount_tag=layer,security_model=none,readonly=on,multidevs=remap") ;;
+  *) echo "kernels: no QEMU setup for $arch guests" >&2; exit 2 ;;
+esac
+command -v "${qemu[0]}" >/dev/null || { echo "kernels: ${qemu[0]} is missing: apt-get install $([ "$arch" = arm64 ] && echo qemu-system-arm || echo qemu-system-x86)" >&2; exit 2; }
+# busybox for depmod and cpio here: the guest's own where it runs on this machine, else an amd64 one.
+hostbb=$dir/busybox
+if [ "$arch" != amd64 ]; then
+  [ -x "$repo/.cache/kernels/bookworm-amd64/busybox" ] || bash scripts/kernels/fetch-guest.sh bookworm amd64
+  hostbb=$repo/.cache/kernels/bookworm-amd64/busybox
+fi
 release=$(cat "$dir/release")
 modroot=$dir/root/lib/modules/$release
 
@@ -24,7 +42,7 @@ modroot=$dir/root/lib/modules/$release
 initrd=$dir/initramfs-$(sha256sum "$0" | cut -c1-12).cpio.gz
 if [ ! -s "$initrd" ]; then
   # Debian's postinst would run depmod; the package alone has no modules.dep.
-  [ -s "$modroot/modules.dep" ] || "$dir/busybox" depmod -b "$dir/root" "$release"
+  [ -s "$modroot/modules.dep" ] || "$hostbb" depmod -b "$dir/root" "$release"
   stage=$(mktemp -d)
   mkdir -p "$stage"/{bin,proc,sys,dev,host,out,rw,lib/modules}
   cp "$dir/busybox" "$stage/bin/busybox"
@@ -62,7 +80,14 @@ mount -t tmpfs -o size=3g rw /rw
 ip link set lo up
 repo=$(cat /out/repo)
 mkdir -p /rw/up /rw/work
-mount -t overlay overlay -o lowerdir=/host$repo,upperdir=/rw/up,workdir=/rw/work /host$repo
+lower=/host$repo
+if [ -e /out/arm64 ]; then
+  # arm64: the repository on its own share, the arm64 binding and npm packages laid over it.
+  mkdir -p /rw/repo /rw/layer
+  mount -t 9p -o $opts,ro repo /rw/repo && mount -t 9p -o $opts,ro layer /rw/layer || { echo "guest: 9p mount of the repository failed"; poweroff -f; }
+  lower=/rw/layer:/rw/repo
+fi
+mount -t overlay overlay -o lowerdir=$lower,upperdir=/rw/up,workdir=/rw/work /host$repo
 mount -t proc proc /host/proc; mount -t sysfs sys /host/sys; mount -t devtmpfs dev /host/dev
 mount -t tmpfs tmp /host/tmp; mount -t tmpfs run /host/run
 mount -t bpf bpf /host/sys/fs/bpf; mount -t tracefs tracefs /host/sys/kernel/tracing
@@ -74,17 +99,18 @@ sync
 poweroff -f
 INIT
   chmod +x "$stage/init"
-  (cd "$stage" && find . | "$dir/busybox" cpio -o -H newc 2>/dev/null | gzip -1) > "$initrd.tmp" && mv "$initrd.tmp" "$initrd"
+  (cd "$stage" && find . | "$hostbb" cpio -o -H newc 2>/dev/null | gzip -1) > "$initrd.tmp" && mv "$initrd.tmp" "$initrd"
   rm -rf "$stage"
 fi
 
-rm -f "$out/rc" "$out/console.log"
+rm -f "$out/rc" "$out/console.log" "$out/arm64"
 echo "$repo" > "$out/repo"
+[ "$arch" = arm64 ] && : > "$out/arm64"
 printf 'export HOME=/tmp PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CI=true\n%s\n' "$*" > "$out/cmd.sh"
-timeout "${GUEST_TIMEOUT:-1800}" qemu-system-x86_64 -accel tcg -cpu max -m 4096 -smp 2 -nographic -no-reboot \
-  -kernel "$dir/vmlinuz" -initrd "$initrd" -append "console=ttyS0 panic=-1 quiet" \
-  -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
-  -virtfs local,path="$out",mount_tag=out,security_model=none,multidevs=remap \
+timeout "${GUEST_TIMEOUT:-1800}" "${qemu[@]}" -m 4096 -smp 2 -nographic -no-reboot \
+  -kernel "$dir/vmlinuz" -initrd "$initrd" -append "console=$console panic=-1 quiet" \
+  -virtfs "local,path=$root,mount_tag=host,security_model=none,readonly=on,multidevs=remap" \
+  -virtfs "local,path=$out,mount_tag=out,security_model=none,multidevs=remap" "${shares[@]}" \
   > "$out/serial.log" 2>&1 || true
 if [ ! -s "$out/rc" ]; then
   echo "kernels: $guest ($release) did not run the command to its end; its console: $out/serial.log" >&2

@@ -62,7 +62,7 @@ describe('tracepoint probes (real kernel)', () => {
   if (!kprobe.ok) console.warn(`SKIPPED kprobe integration test: ${kprobe.detail}`);
   it.skipIf(!kprobe.ok)(`kprobe: counts calls of a kernel function for the target${kprobe.ok ? '' : ` (skipped: ${kprobe.detail})`}`, async () => {
     const w = await startWorkload(buildC(), 500);
-    const p = runProbe(kprobeProbe, { ...fast, target: { pid: w.pid }, points: [{ name: 'getpid', function: '__x64_sys_getpid' }] });
+    const p = runProbe(kprobeProbe, { ...fast, target: { pid: w.pid }, points: [{ name: 'getpid', function: process.arch === 'arm64' ? '__arm64_sys_getpid' : '__x64_sys_getpid' }] });
     try {
       await p.tracking(w.pid);
       await w.go();

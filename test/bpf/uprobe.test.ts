@@ -39,9 +39,15 @@ describe('uprobe probe (real kernel, real processes)', () => {
       const sym = BinarySymbols.open(bin);
       expect(sym.go?.version).toMatch(/^go1\./);
       if (flavour === 'stripped') expect(sym.resolve('main.work').source).toBe('gopclntab');
-      // cmp 0x10(%r14),%rsp; jbe: our probes sit on the (emulated) jbe, others after it.
-      expect(sym.resolve('main.work', { at: 'stack_check' })).toMatchObject({ attachDelta: 4, stackCheck: 'rsp' });
-      expect([6, 10]).toContain(sym.resolve('main.work').attachDelta);
+      if (process.arch === 'arm64') {
+        // ldr x16,[x28,#16]; cmp sp,x16; b.ls: on the (simulated) b.ls, others after it.
+        expect(sym.resolve('main.work', { at: 'stack_check' })).toMatchObject({ attachDelta: 8, stackCheck: 'sp' });
+        expect(sym.resolve('main.work').attachDelta).toBe(12);
+      } else {
+        // cmp 0x10(%r14),%rsp; jbe: our probes sit on the (emulated) jbe, others after it.
+        expect(sym.resolve('main.work', { at: 'stack_check' })).toMatchObject({ attachDelta: 4, stackCheck: 'rsp' });
+        expect([6, 10]).toContain(sym.resolve('main.work').attachDelta);
+      }
       const w = await startWorkload(bin, 3000);
       const p = runProbe(uprobeProbe, { ...fast, target: { pid: w.pid }, points: [{ name: 'go_work', symbol: 'main.work', arg: { go: 1 } }] });
       try {

@@ -7,11 +7,25 @@ import { ROOT, waitFor } from './cli.js';
 const CACHE = join(ROOT, '.cache', 'workloads');
 const SRC = join(ROOT, 'test', 'workloads');
 
-/** Builds once per source change; binaries are cached under .cache/workloads. */
-function cached(name: string, sources: string[], build: (out: string) => void): string {
+/**
+ * The architecture workloads are built for: this machine's, or another one's when
+ * PROBEFLOW_WORKLOAD_ARCH says so (scripts/kernels/prepare-arm64.sh cross-builds them on x86
+ * for the arm64 guest, which has no compilers and finds them here under the same names).
+ */
+export type WorkloadArch = 'x64' | 'arm64';
+const TARGET_ARCH = (process.env.PROBEFLOW_WORKLOAD_ARCH ?? process.arch) as WorkloadArch;
+if (TARGET_ARCH !== 'x64' && TARGET_ARCH !== 'arm64') throw new Error(`workloads are built for x64 or arm64, not ${TARGET_ARCH}`);
+const CROSS = TARGET_ARCH !== process.arch;
+const CC = CROSS ? 'aarch64-linux-gnu-gcc' : 'cc';
+/** What `go build` needs for an architecture: GOARCH, and the C compiler cgo links with. */
+const goTarget = (arch: WorkloadArch): NodeJS.ProcessEnv => (arch === process.arch ? {} : arch === 'arm64' ? { GOARCH: 'arm64', CC: 'aarch64-linux-gnu-gcc' } : { GOARCH: 'amd64' });
+const GO_TARGET = goTarget(TARGET_ARCH);
+
+/** Builds once per source change; binaries are cached under .cache/workloads (x64 names carry no arch). */
+function cached(name: string, sources: string[], build: (out: string) => void, arch: WorkloadArch = TARGET_ARCH): string {
   const hash = createHash('sha256');
   for (const s of sources) hash.update(readFileSync(s));
-  const out = join(CACHE, `${name}-${hash.digest('hex').slice(0, 12)}`);
+  const out = join(CACHE, `${name}${arch === 'x64' ? '' : `-${arch}`}-${hash.digest('hex').slice(0, 12)}`);
   if (!existsSync(out)) {
     mkdirSync(CACHE, { recursive: true });
     build(out);
@@ -21,7 +35,7 @@ function cached(name: string, sources: string[], build: (out: string) => void): 
 
 export function buildC(): string {
   const src = join(SRC, 'calls.c');
-  return cached('calls-c', [src], (out) => execFileSync('cc', ['-O1', '-o', out, src]));
+  return cached('calls-c', [src], (out) => execFileSync(CC, ['-O1', '-o', out, src]));
 }
 
 /** cgo: CGO_ENABLED=1, linked by the system linker and stripped, as distributions build services. */
@@ -41,7 +55,7 @@ export function buildGoProgram(dir: string, flavour: GoFlavour, tc: { version: s
   return cached(`${dir}-go${tc.version}-${flavour}`, sources, (out) => {
     execFileSync(tc.go, ['build', '-o', out, ...GO_FLAGS[flavour], '.'], {
       cwd: src,
-      env: { ...process.env, ...tc.env, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, `gocache-${tc.version}`), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: flavour === 'cgo' ? '1' : '0' },
+      env: { ...process.env, ...tc.env, ...GO_TARGET, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, `gocache-${tc.version}`), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: flavour === 'cgo' ? '1' : '0' },
     });
   });
 }
@@ -60,26 +74,27 @@ export function buildClientGolangWorkload(tc: { version: string; go: string; env
   return cached(`go-client-golang-go${tc.version}`, [join(src, 'main.go')], (out) => {
     execFileSync(tc.go, ['build', '-o', out, '-ldflags=-s -w', '.'], {
       cwd: src,
-      env: { ...process.env, ...tc.env, GO111MODULE: 'off', GOPATH: DEBIAN_GOPATH, GOFLAGS: '', GOCACHE: join(CACHE, `gocache-${tc.version}`), CGO_ENABLED: '0' },
+      env: { ...process.env, ...tc.env, ...GO_TARGET, GO111MODULE: 'off', GOPATH: DEBIAN_GOPATH, GOFLAGS: '', GOCACHE: join(CACHE, `gocache-${tc.version}`), CGO_ENABLED: '0' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
   });
 }
 
-export function buildGo(flavour: GoFlavour, goBin = 'go'): string {
+/** test/workloads/go-calls; `arch` cross-builds (pure Go: the host's Go builds arm64 itself). */
+export function buildGo(flavour: GoFlavour, goBin = 'go', arch: WorkloadArch = TARGET_ARCH): string {
   const dir = join(SRC, 'go-calls');
   const args = ['build', '-o'];
   return cached(`go-calls-${flavour}`, [join(dir, 'main.go'), join(dir, 'go.mod')], (out) => {
     const extra = flavour === 'stripped' ? ['-ldflags=-s -w'] : flavour === 'pie' ? ['-buildmode=pie'] : [];
-    execFileSync(goBin, [...args, out, ...extra, '.'], { cwd: dir, env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, 'gocache'), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: '0' } });
-  });
+    execFileSync(goBin, [...args, out, ...extra, '.'], { cwd: dir, env: { ...process.env, ...goTarget(arch), GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, 'gocache'), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: '0' } });
+  }, arch);
 }
 
 /** examples/demo-workload, stripped as `make demo` builds it: runs busy until killed. */
 export function buildDemoWorkload(): string {
   const dir = join(ROOT, 'examples', 'demo-workload');
   return cached('demo-workload', [join(dir, 'main.go'), join(dir, 'go.mod')], (out) =>
-    execFileSync('go', ['build', '-ldflags=-s -w', '-o', out, '.'], { cwd: dir, env: { ...process.env, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, 'gocache'), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: '0' } }),
+    execFileSync('go', ['build', '-ldflags=-s -w', '-o', out, '.'], { cwd: dir, env: { ...process.env, ...GO_TARGET, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, 'gocache'), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: '0' } }),
   );
 }
 

@@ -13,7 +13,7 @@ import { WritePolicy } from '../engine/security/write-policy.js';
 import { DEFAULT_METRICS, goRuntimeProbe } from '../probes/go-runtime.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { stackCheckCookie } from '../probes/lib/go-prologue.js';
-import { callSiteOf } from '../probes/lib/go/amd64-calls.js';
+import { CALL_LENGTH, callSiteOf } from '../probes/lib/go/machine-code.js';
 import { GoRuntimeMaps, POINTS, type PointName } from '../probes/lib/go/go-runtime-reader.js';
 import { goOffsets, type GoOffsets } from '../probes/lib/go/offsets.js';
 import { HitCounters } from '../probes/lib/hit-counters.js';
@@ -114,7 +114,7 @@ async function timeOp(t: Target, op: string, n: number, attach?: Attach, runs = 
 function offsetOf(t: Target, point: PointName, at: 'entry' | 'stack_check') {
   const call: string | undefined = (POINTS[point] as { call?: string }).call;
   const site = call ? callSiteOf(t.symbols, t.bin, POINTS[point].symbol, call) : undefined;
-  if (site !== undefined) return { offset: site + ((POINTS[point] as { afterCall?: boolean }).afterCall ? 5 : 0), jbe: 0, cookie: POINTS[point].cookie };
+  if (site !== undefined) return { offset: site + ((POINTS[point] as { afterCall?: boolean }).afterCall ? CALL_LENGTH[t.symbols.arch] : 0), jbe: 0, cookie: POINTS[point].cookie };
   const f = t.symbols.resolve(POINTS[point].symbol, { at });
   const jbe = at === 'stack_check' ? stackCheckCookie(f.stackCheck) : 0;
   return { offset: f.fileOffset + f.attachDelta, jbe, cookie: POINTS[point].cookie | jbe };

@@ -6,7 +6,7 @@ import { requireFeature } from '../engine/bpf/kernel-features.js';
 import type { Labels, Sample, SampleKind } from '../engine/model/sample.js';
 import { BinarySymbols } from './lib/binary-symbols.js';
 import { GoRuntimeMaps, POINTS, type GoProcess, type PointName, type StwPhases } from './lib/go/go-runtime-reader.js';
-import { callSiteOf } from './lib/go/amd64-calls.js';
+import { CALL_LENGTH, callSiteOf } from './lib/go/machine-code.js';
 import { readRuntimeTotals, type RuntimeTotals } from './lib/go/runtime-totals.js';
 import { goOffsets, SUPPORTED_GO_MINORS, type GcControllerOffsets, type GoOffsets } from './lib/go/offsets.js';
 import { ProcessMemory } from './lib/go/process-memory.js';
@@ -168,8 +168,8 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                   if (point.call) {
                     const site = callSiteOf(symbols, path, point.symbol, point.call);
                     if (site) {
-                      // call rel32 is 5 bytes: the return address is the next instruction.
-                      at.push({ fileOffset: site + (point.afterCall ? 5 : 0), cookie: point.cookie, symbol: point.symbol, name });
+                      // The return address is the instruction after the call (amd64 call rel32: 5 bytes; arm64 bl: 4).
+                      at.push({ fileOffset: site + (point.afterCall ? CALL_LENGTH[symbols.arch] : 0), cookie: point.cookie, symbol: point.symbol, name });
                       continue;
                     }
                     // Without the call site a pause ends at startTheWorldWithSema's entry, as before

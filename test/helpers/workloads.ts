@@ -49,15 +49,15 @@ const GO_FLAGS: Record<GoFlavour, string[]> = {
 };
 
 /** Builds a Go program under test/workloads/<dir> with a given toolchain and flavour, cached. */
-export function buildGoProgram(dir: string, flavour: GoFlavour, tc: { version: string; go: string; env: NodeJS.ProcessEnv }): string {
+export function buildGoProgram(dir: string, flavour: GoFlavour, tc: { version: string; go: string; env: NodeJS.ProcessEnv }, arch: WorkloadArch = TARGET_ARCH): string {
   const src = join(SRC, dir);
   const sources = readdirSync(src).filter((f) => f.endsWith('.go') || f === 'go.mod').sort().map((f) => join(src, f));
   return cached(`${dir}-go${tc.version}-${flavour}`, sources, (out) => {
     execFileSync(tc.go, ['build', '-o', out, ...GO_FLAGS[flavour], '.'], {
       cwd: src,
-      env: { ...process.env, ...tc.env, ...GO_TARGET, GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, `gocache-${tc.version}`), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: flavour === 'cgo' ? '1' : '0' },
+      env: { ...process.env, ...tc.env, ...goTarget(arch), GOFLAGS: '-mod=mod', GOCACHE: join(CACHE, `gocache-${tc.version}`), GOPATH: join(CACHE, 'gopath'), CGO_ENABLED: flavour === 'cgo' ? '1' : '0' },
     });
-  });
+  }, arch);
 }
 
 /** Where Debian's golang-*-dev packages put their sources: a GOPATH. */

@@ -1,6 +1,3 @@
-import type { BinarySymbols } from '../binary-symbols.js';
-import { ElfFile } from '../elf-file.js';
-
 /**
  * Call sites in amd64 machine code, found without a disassembler: `call rel32` (E8) whose
  * target is a known function entry. A false match needs five bytes inside another instruction
@@ -28,25 +25,4 @@ export function leaRaxBefore(code: Buffer, base: bigint, callAt: number): bigint
     if (code[i] === 0x48 && code[i + 1] === 0x8d && code[i + 2] === 0x05) return base + BigInt(i + 7) + BigInt(code.readInt32LE(i + 3));
   }
   return undefined;
-}
-
-/** The first `call callee` inside fn: fn's code, its address and the call's offset in it. */
-export function firstCall(symbols: BinarySymbols, path: string, fn: string, callee: string): { code: Buffer; address: bigint; fileOffset: number; at: number } | undefined {
-  if (!symbols.has(fn) || !symbols.has(callee)) return undefined;
-  const f = symbols.resolve(fn, { at: 'entry' });
-  const target = symbols.resolve(callee, { at: 'entry' }).address;
-  const elf = ElfFile.open(path);
-  try {
-    const code = elf.read(f.fileOffset, Math.min(f.size, 8192));
-    const at = callSites(code, f.address, target)[0];
-    return at === undefined ? undefined : { code, address: f.address, fileOffset: f.fileOffset, at };
-  } finally {
-    elf.close();
-  }
-}
-
-/** File offset of the first `call callee` inside fn, or undefined when there is none. */
-export function callSiteOf(symbols: BinarySymbols, path: string, fn: string, callee: string): number | undefined {
-  const c = firstCall(symbols, path, fn, callee);
-  return c && c.fileOffset + c.at;
 }

@@ -1,6 +1,7 @@
 import { ElfFile } from '../elf-file.js';
 import { BinarySymbols } from '../binary-symbols.js';
-import { firstCall, leaRaxBefore } from './amd64-calls.js';
+import { arm64ScanAllglen, arm64ScanStw } from './arm64-code.js';
+import { firstCall, receiverBefore } from './machine-code.js';
 
 /** Link-time addresses of the runtime globals the gauges read. */
 export interface RuntimeGlobals {
@@ -14,9 +15,10 @@ export interface RuntimeGlobals {
 
 /**
  * From .symtab when the binary has one; on stripped binaries from the code of
- * runtime.stopTheWorldWithSema (verified on Go 1.19 and 1.21–1.24): its first RIP-relative
- * LEA is &sched.lock (sched + 24) and its first pair of RIP-relative MOV loads from A and A+8
- * reads allp (A = &allp). The caller validates both against live memory before trusting them.
+ * runtime.stopTheWorldWithSema (verified on Go 1.19 and 1.21–1.24): on amd64 its first
+ * RIP-relative LEA is &sched.lock (sched + 24) and its first pair of RIP-relative MOV loads
+ * from A and A+8 reads allp (A = &allp); arm64-code.ts reads the same from ADRP/ADD/LDR.
+ * The caller validates both against live memory before trusting them.
  */
 export function findRuntimeGlobals(path: string, symbols: BinarySymbols): RuntimeGlobals | undefined {
   const elf = ElfFile.open(path);
@@ -34,10 +36,12 @@ export function findRuntimeGlobals(path: string, symbols: BinarySymbols): Runtim
       return { code: elf.read(f.fileOffset, Math.min(f.size, 4096)), base: f.address };
     };
     const stw = code('runtime.stopTheWorldWithSema');
-    const found = scanRipRelative(stw.code, stw.base);
+    const arm64 = symbols.arch === 'aarch64';
+    if (arm64 && !symbols.has('runtime.lock2')) return undefined;
+    const found = arm64 ? arm64ScanStw(stw.code, stw.base, symbols.resolve('runtime.lock2', { at: 'entry' }).address) : scanRipRelative(stw.code, stw.base);
     if (!found) return undefined;
     const add = symbols.has('runtime.allgadd') ? code('runtime.allgadd') : undefined;
-    const allg = add ? scanAllglen(add.code, add.base) : undefined;
+    const allg = add ? (arm64 ? arm64ScanAllglen : scanAllglen)(add.code, add.base) : undefined;
     return { ...found, ...(allg ?? {}), source: 'disassembly' };
   } finally {
     elf.close();
@@ -101,8 +105,8 @@ export interface FoundGlobal {
 
 /**
  * A runtime global from .symtab, or on stripped binaries as the receiver of a method the
- * runtime calls on it: Go passes the receiver in RAX, loaded by `lea rax, [rip+&global]` just
- * before the call. The caller checks the address against live memory before trusting it.
+ * runtime calls on it: Go passes the receiver in RAX (arm64: X0), loaded by
+ * `lea rax, [rip+&global]` (ADRP+ADD X0) just before the call. The caller checks the address against live memory before trusting it.
  */
 function receiverGlobal(path: string, symbols: BinarySymbols, name: string, caller: string, method: string): FoundGlobal | undefined {
   const elf = ElfFile.open(path);
@@ -113,7 +117,7 @@ function receiverGlobal(path: string, symbols: BinarySymbols, name: string, call
     elf.close();
   }
   const call = firstCall(symbols, path, caller, method);
-  const address = call && leaRaxBefore(call.code, call.address, call.at);
+  const address = call && receiverBefore(call.code, call.address, call.at, symbols.arch);
   return address === undefined ? undefined : { address, source: 'disassembly' };
 }
 

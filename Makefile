@@ -23,7 +23,8 @@ validate: setup
 	node bin/probeflow.js validate examples/*.yaml pipelines/*.yaml
 
 # The BPF integration suite in QEMU guests with other kernels (Debian bookworm 6.1, bullseye
-# 5.10; kprobes run for real there): writes .cache/kernels/summary.json. See docs/kernels.md.
+# 5.10, bookworm 6.1 arm64; kprobes run for real there): writes .cache/kernels/summary.json.
+# One guest: node scripts/kernels/test-kernels.mjs bookworm-arm64. See docs/kernels.md.
 test-kernels:
-	PROBEFLOW_APT_PACKAGES="qemu-system-x86" bash scripts/setup.sh
+	PROBEFLOW_APT_PACKAGES="qemu-system-x86 qemu-system-arm mmdebstrap gcc-aarch64-linux-gnu g++-aarch64-linux-gnu" bash scripts/setup.sh
 	node scripts/kernels/test-kernels.mjs

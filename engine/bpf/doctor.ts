@@ -23,7 +23,9 @@ export function runChecks(opts: { fix?: boolean; load?: boolean } = {}): Check[]
     ? { ok: true, detail: `Linux ${release()}${major < 5 || (major === 5 && minor < 11) ? ' (< 5.11: BPF memory counts against RLIMIT_MEMLOCK)' : ''}` }
     : { ok: false, detail: `Linux ${release()} is older than 4.18`, fix: 'use a newer node OS image' });
   feature('bpf syscall', 'bpf', true);
-  feature('BTF', 'btf', true);
+  // Only the process watcher's object has CO-RE relocations (task_struct); the probes' objects
+  // carry their register layouts (bpf/kernel.h) and load without kernel BTF.
+  feature('BTF', 'btf', false);
   feature('uprobes', 'uprobe', false);
   feature('kprobes', 'kprobe', false);
   add('tracefs', false, opts.fix ? ensureTracefs() : checkFeature('tracefs'));

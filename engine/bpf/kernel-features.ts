@@ -25,8 +25,8 @@ export function checkFeature(f: Feature): FeatureStatus {
     }
     case 'btf':
       return existsSync('/sys/kernel/btf/vmlinux')
-        ? { ok: true, detail: '/sys/kernel/btf/vmlinux present (CO-RE works)' }
-        : { ok: false, detail: 'no /sys/kernel/btf/vmlinux', fix: 'use a kernel with CONFIG_DEBUG_INFO_BTF=y (CCE: HCE 2.0, Ubuntu 22.04 have it)' };
+        ? { ok: true, detail: '/sys/kernel/btf/vmlinux present (CO-RE works: the process watcher relocates onto task_struct)' }
+        : { ok: false, detail: 'no /sys/kernel/btf/vmlinux', fix: 'probes work; the process watcher cannot load (new processes are found by /proc rescans). A kernel with CONFIG_DEBUG_INFO_BTF=y has it (CCE: HCE 2.0, Ubuntu 22.04)' };
     case 'uprobe':
       return existsSync('/sys/bus/event_source/devices/uprobe/type')
         ? { ok: true, detail: 'uprobe PMU present' }

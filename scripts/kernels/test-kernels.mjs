@@ -13,10 +13,11 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = join(ROOT, '.cache', 'kernels');
-/** Debian kernels CCE's node kernels bracket (EulerOS/HCE 5.10, 6.x); arm64 needs its own userland (issue 14). */
+/** Debian kernels CCE's node kernels bracket (EulerOS/HCE 5.10, 6.x), and arm64 for Kunpeng nodes. */
 const GUESTS = [
   { guest: 'bookworm-amd64', suite: 'bookworm', arch: 'amd64' },
   { guest: 'bullseye-amd64', suite: 'bullseye', arch: 'amd64' },
+  { guest: 'bookworm-arm64', suite: 'bookworm', arch: 'arm64' },
 ];
 const files = (process.env.TEST_KERNELS_FILES ?? 'test/bpf').split(/\s+/).filter(Boolean);
 const wanted = process.argv.slice(2);
@@ -34,6 +35,8 @@ for (const g of GUESTS.filter((x) => !wanted.length || wanted.includes(x.guest))
   const started = Date.now();
   try {
     execFileSync('bash', [join(ROOT, 'scripts/kernels/fetch-guest.sh'), g.suite, g.arch], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // arm64: its userland, the cross-built binding and workloads (the guest has no compilers).
+    if (g.arch === 'arm64') execFileSync('bash', [join(ROOT, 'scripts/kernels/prepare-arm64.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
     entry.kernel = readFileSync(join(CACHE, g.guest, 'release'), 'utf8').trim();
     // Under TCG everything takes several times longer: the default 5 s per test is not enough
     // (tests that set their own timeout keep it).

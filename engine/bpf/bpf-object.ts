@@ -40,12 +40,13 @@ const batchReads = () => process.env.PROBEFLOW_MAP_BATCH !== 'off';
 /**
  * uprobe_multi links came with Linux 6.6 (BPF_TRACE_UPROBE_MULTI); CCE's 4.18–5.10 kernels lack
  * them. PROBEFLOW_UPROBE_MULTI=off takes the single-link path anyway (tests run it here; an
- * operator can, should a kernel misbehave).
+ * operator can, should a kernel misbehave). The link tells its offsets apart only by their
+ * cookies, so without attach cookies (or with PROBEFLOW_ATTACH_COOKIES=off) it is not used either.
  */
 export function kernelHasUprobeMulti(release = osRelease()): boolean {
   if (process.env.PROBEFLOW_UPROBE_MULTI === 'off') return false;
   const [major = 0, minor = 0] = release.split(/[.-]/).map(Number);
-  return major > 6 || (major === 6 && minor >= 6);
+  return (major > 6 || (major === 6 && minor >= 6)) && kernelHasAttachCookies();
 }
 
 let attachCookies: boolean | undefined;
@@ -155,7 +156,7 @@ export class BpfObject {
    * link of any size closes in ~40 ms (bench/RESULTS.md). The program then serves uprobes only.
    */
   preferUprobeMulti(program: string): this {
-    if (kernelHasUprobeMulti() && kernelHasAttachCookies()) {
+    if (kernelHasUprobeMulti()) {
       this.obj.useUprobeMulti(program);
       this.multi.add(program);
     }
@@ -223,9 +224,9 @@ export class BpfObject {
     if (!copy) {
       copy = new BpfObject(this.path);
       try {
+        // The globals carry cookie_fixed: load() set it on this object, which is loaded by now.
         for (const [name, value] of this.globals) copy.setGlobal(name, value);
         for (const [map, entries] of this.sizes) copy.setMaxEntries(map, entries);
-        copy.setGlobal('cookie_fixed', Buffer.from([1]));
         const c = Buffer.alloc(8);
         c.writeBigUInt64LE(BigInt(cookie));
         copy.setGlobal('fixed_cookie', c);

@@ -46,9 +46,9 @@ export function runChecks(opts: { fix?: boolean; load?: boolean } = {}): Check[]
     add('attach cookies', false, kernelHasAttachCookies()
       ? { ok: true, detail: 'bpf_get_attach_cookie (Linux 5.15+): one program serves every probe point' }
       : { ok: false, detail: 'no bpf_get_attach_cookie (Linux < 5.15): one program copy per probe point, maps shared', fix: 'probes work; each further point costs a program load (~15 ms here) and its image (4 KB; go_runtime 12 KB)' });
-    add('uprobe_multi links', false, kernelHasUprobeMulti() && kernelHasAttachCookies()
+    add('uprobe_multi links', false, kernelHasUprobeMulti()
       ? { ok: true, detail: 'one link per binary (Linux 6.6+): detaching a binary takes ~40 ms' }
-      : { ok: false, detail: 'one uprobe link per point (Linux < 6.6, or PROBEFLOW_UPROBE_MULTI=off)', fix: 'probes work; the kernel takes ~0.1 s to close each link (off the event loop)' });
+      : { ok: false, detail: 'one uprobe link per point (Linux < 6.6, no attach cookies, or PROBEFLOW_UPROBE_MULTI=off)', fix: 'probes work; the kernel takes ~0.1 s to close each link (off the event loop)' });
     add('bulk map reads', false, major > 5 || (major === 5 && minor >= 6)
       ? { ok: true, detail: 'BPF_MAP_LOOKUP_BATCH (Linux 5.6+): a syscall per 256 map entries' }
       : { ok: false, detail: 'no BPF_MAP_LOOKUP_BATCH (Linux < 5.6): maps are read entry by entry', fix: 'probes work; reads cost two syscalls per entry' });

@@ -3,9 +3,9 @@
  * registers of the Go and C calling conventions, per architecture: a config says `go: 2` or
  * `c: 1` and means the same argument on an x86 node and on a Kunpeng (arm64) one.
  */
-export const X86_REGISTERS = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rsp', 'rbp'] as const;
+const X86_REGISTERS = ['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rsp', 'rbp'] as const;
 /** regs_read() on arm64: x0…x30 are indices 0…30, sp is 31. */
-export const ARM64_REGISTERS = [...Array.from({ length: 31 }, (_, i) => `x${i}`), 'sp'] as const;
+const ARM64_REGISTERS = [...Array.from({ length: 31 }, (_, i) => `x${i}`), 'sp'] as const;
 
 interface Abi {
   registers: readonly string[];

@@ -11,12 +11,23 @@ const WATCHER_PROGRAMS = ['on_fork', 'on_exec', 'on_exit'];
  */
 export function ourKernelObjects(which: 'all' | 'probes' = 'all'): { programs: number; links: number } {
   const names = new Set(which === 'all' ? [...PROBE_PROGRAMS, ...WATCHER_PROGRAMS] : PROBE_PROGRAMS);
-  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }) || '[]') as { id: number; name?: string }[];
-  const ours = progs.filter((p) => p.name && names.has(p.name));
-  const ids = new Set(ours.map((p) => p.id));
-  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }) || '[]') as { prog_id: number }[];
+  const ours = bpftool<{ id: number; name?: string }>('prog').filter((p) => p.name && names.has(p.name));
   if (process.env.PROBEFLOW_DEBUG_OBJECTS && ours.length) console.error('our programs still loaded:', ours);
-  return { programs: ours.length, links: links.filter((l) => ids.has(l.prog_id)).length + perfAttachments(ids) };
+  return { programs: ours.length, links: attachments(new Set(ours.map((p) => p.id))) };
+}
+
+/** Attachments of one program by name: links, and before 5.15 the perf events it is attached to. */
+export function attachmentsOf(program: string): number {
+  return attachments(new Set(bpftool<{ id: number; name?: string }>('prog').filter((p) => p.name === program).map((p) => p.id)));
+}
+
+function bpftool<T>(what: 'prog' | 'link' | 'perf'): T[] {
+  return JSON.parse(execFileSync('bpftool', ['-j', what, 'show'], { encoding: 'utf8' }) || '[]') as T[];
+}
+
+/** Links to these programs, plus (before 5.15) the perf events they are attached to. */
+function attachments(ids: Set<number>): number {
+  return bpftool<{ prog_id: number }>('link').filter((l) => ids.has(l.prog_id)).length + perfAttachments(ids);
 }
 
 const [major = 0, minor = 0] = release().split(/[.-]/).map(Number);
@@ -30,16 +41,7 @@ const perfEventsAreLinks = major > 5 || (major === 5 && minor >= 15);
  */
 function perfAttachments(ids: Set<number>): number {
   if (perfEventsAreLinks) return 0;
-  const perf = JSON.parse(execFileSync('bpftool', ['-j', 'perf', 'show'], { encoding: 'utf8' }) || '[]') as { prog_id: number; fd_type: string }[];
-  return perf.filter((e) => ids.has(e.prog_id) && e.fd_type !== 'raw_tracepoint').length;
-}
-
-/** Attachments of one program by name: links, and before 5.15 the perf events it is attached to. */
-export function attachmentsOf(program: string): number {
-  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' }) || '[]') as { id: number; name?: string }[];
-  const ids = new Set(progs.filter((p) => p.name === program).map((p) => p.id));
-  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }) || '[]') as { prog_id: number }[];
-  return links.filter((l) => ids.has(l.prog_id)).length + perfAttachments(ids);
+  return bpftool<{ prog_id: number; fd_type: string }>('perf').filter((e) => ids.has(e.prog_id) && e.fd_type !== 'raw_tracepoint').length;
 }
 
 /**

@@ -15,10 +15,11 @@ const SRC = join(ROOT, 'test', 'workloads');
 export type WorkloadArch = 'x64' | 'arm64';
 const TARGET_ARCH = (process.env.PROBEFLOW_WORKLOAD_ARCH ?? process.arch) as WorkloadArch;
 if (TARGET_ARCH !== 'x64' && TARGET_ARCH !== 'arm64') throw new Error(`workloads are built for x64 or arm64, not ${TARGET_ARCH}`);
-const CROSS = TARGET_ARCH !== process.arch;
-const CC = CROSS ? 'aarch64-linux-gnu-gcc' : 'cc';
+/** The C compiler for an architecture: this machine's, or Debian's cross compiler. */
+const ccFor = (arch: WorkloadArch) => (arch === process.arch ? 'cc' : arch === 'arm64' ? 'aarch64-linux-gnu-gcc' : 'x86_64-linux-gnu-gcc');
+const CC = ccFor(TARGET_ARCH);
 /** What `go build` needs for an architecture: GOARCH, and the C compiler cgo links with. */
-const goTarget = (arch: WorkloadArch): NodeJS.ProcessEnv => (arch === process.arch ? {} : arch === 'arm64' ? { GOARCH: 'arm64', CC: 'aarch64-linux-gnu-gcc' } : { GOARCH: 'amd64' });
+const goTarget = (arch: WorkloadArch): NodeJS.ProcessEnv => (arch === process.arch ? {} : { GOARCH: arch === 'arm64' ? 'arm64' : 'amd64', CC: ccFor(arch) });
 const GO_TARGET = goTarget(TARGET_ARCH);
 
 /** Builds once per source change; binaries are cached under .cache/workloads (x64 names carry no arch). */

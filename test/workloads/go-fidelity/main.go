@@ -6,7 +6,8 @@
 //	ready      → prints {"phase":"ready", metrics…}; waits for a line
 //	work       → sleeps, channel waits, mutex waits, known allocations, GCs; prints "done" + metrics
 //	burst      → holds every P busy with runnable goroutines queued behind; prints "burst"; waits
-//	release    → lets the burst finish; prints "final" + metrics; waits for a line to exit
+//	release    → lets the burst finish; prints "final" + metrics; then each line "threads" prints
+//	             {"phase":"threads","threads":N} (the runtime's Ms now), any other line exits
 package main
 
 import (
@@ -225,5 +226,14 @@ func main() {
 	time.Sleep(100 * time.Millisecond)
 	runtime.GC()
 	snapshot("final")
-	wait()
+	// The runtime may start an M after "final" (a spinning M for a timer, a template thread):
+	// the test compares ours with the runtime's count at the same moment, not with a stale one.
+	for {
+		line, err := in.ReadString('\n')
+		if err != nil || line != "threads\n" {
+			return
+		}
+		n, _ := runtime.ThreadCreateProfile(nil)
+		fmt.Printf("{\"phase\":\"threads\",\"threads\":%d}\n", n)
+	}
 }

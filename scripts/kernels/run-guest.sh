@@ -79,19 +79,25 @@ mount -t tmpfs -o size=3g rw /rw
 # Loopback: tests talk to the servers they start on 127.0.0.1 (the guest has no other network).
 ip link set lo up
 repo=$(cat /out/repo)
-mkdir -p /rw/up /rw/work
-lower=/host$repo
+mkdir -p /rw/up /rw/work /rw/repo
+# The overlay's lower layers are mounted aside first: the tmpfs mounts below would hide a
+# repository under /tmp or /run.
 if [ -e /out/arm64 ]; then
   # arm64: the repository on its own share, the arm64 binding and npm packages laid over it.
-  mkdir -p /rw/repo /rw/layer
+  mkdir -p /rw/layer
   mount -t 9p -o $opts,ro repo /rw/repo && mount -t 9p -o $opts,ro layer /rw/layer || { echo "guest: 9p mount of the repository failed"; poweroff -f; }
   lower=/rw/layer:/rw/repo
+else
+  mount -o bind /host$repo /rw/repo || { echo "guest: the repository $repo is not visible in the guest"; poweroff -f; }
+  lower=/rw/repo
 fi
-mount -t overlay overlay -o lowerdir=$lower,upperdir=/rw/up,workdir=/rw/work /host$repo
 mount -t proc proc /host/proc; mount -t sysfs sys /host/sys; mount -t devtmpfs dev /host/dev
 mount -t tmpfs tmp /host/tmp; mount -t tmpfs run /host/run
 mount -t bpf bpf /host/sys/fs/bpf; mount -t tracefs tracefs /host/sys/kernel/tracing
 mount -t debugfs debugfs /host/sys/kernel/debug 2>/dev/null
+# Its mount point: made here on a tmpfs (/tmp, /run); elsewhere the guest's root must have it.
+mkdir -p /host$repo 2>/dev/null
+mount -t overlay overlay -o lowerdir=$lower,upperdir=/rw/up,workdir=/rw/work /host$repo || { echo "guest: cannot mount the repository at $repo (no such directory in the guest's root?)"; poweroff -f; }
 mkdir -p /host/tmp/out && mount -o bind /out /host/tmp/out
 chroot /host /bin/sh -c "cd $repo && exec /bin/sh /tmp/out/cmd.sh" > /out/console.log 2>&1
 echo $? > /out/rc

@@ -5,7 +5,7 @@ import type { AomSinkConfig } from '../schemas/types.generated.js';
 import { kinds } from '../engine/model/kinds.js';
 import { DeliveryError } from './lib/delivery-error.js';
 import { DeliveryQueue } from './lib/delivery-queue.js';
-import { httpClient, post } from './lib/http-client.js';
+import { httpClient, post, remoteWriteRules } from './lib/http-client.js';
 import { namespaceProblem, splitBySize, toMetricData, type MetricDataItem } from './lib/aom-metricdata.js';
 import { queueOptions } from './lib/queue-options.js';
 import { remoteWriteSink } from './remote-write.js';
@@ -67,6 +67,7 @@ export const aomSink: SinkFactory<AomSinkConfig> = {
     const { client } = httpClient(config);
     const namespace = config.namespace!;
     const refusedOnce = new Set<string>();
+    const rules = remoteWriteRules({ retryOn429: config.queue?.retry_on_http_429 ?? false });
     const queue = new DeliveryQueue<MetricDataItem>(
       queueOptions(config.queue, ctx, async (batch) => {
         const token = secret(config.token, config.token_file) ?? '';
@@ -74,7 +75,7 @@ export const aomSink: SinkFactory<AomSinkConfig> = {
         let delivered = 0;
         for (const { body, items } of splitBySize(batch)) {
           try {
-            const res = await post(client, url, body, { 'content-type': 'application/json', 'x-auth-token': token }, { retryOn429: config.queue?.retry_on_http_429 ?? false });
+            const res = (await post(client, url, body, { 'content-type': 'application/json', 'x-auth-token': token }, rules)).body.toString('utf8');
             // AOM answers 200 with an errorCode; anything but success is a refusal.
             let code: string | undefined;
             try {

@@ -3,7 +3,7 @@ import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { RemoteWriteSinkConfig } from '../schemas/types.generated.js';
 import { kinds } from '../engine/model/kinds.js';
 import { DeliveryQueue } from './lib/delivery-queue.js';
-import { httpClient, post } from './lib/http-client.js';
+import { httpClient, post, remoteWriteRules } from './lib/http-client.js';
 import { queueOptions } from './lib/queue-options.js';
 import { encodeWriteRequest, toWireSamples, type WireSample } from './lib/remote-write-encoder.js';
 
@@ -28,10 +28,10 @@ export const remoteWriteSink: SinkFactory<RemoteWriteSinkConfig> = {
   },
   create(config, ctx) {
     const { client, authHeaders } = httpClient(config);
-    const retryOn429 = config.queue?.retry_on_http_429 ?? false;
+    const rules = remoteWriteRules({ retryOn429: config.queue?.retry_on_http_429 ?? false });
     const queue = new DeliveryQueue<WireSample>(
       queueOptions(config.queue, ctx, async (batch) => {
-        await post(client, config.url, encodeWriteRequest(batch), { ...REMOTE_WRITE_HEADERS, ...authHeaders() }, { retryOn429 });
+        await post(client, config.url, encodeWriteRequest(batch), { ...REMOTE_WRITE_HEADERS, ...authHeaders() }, rules);
       }),
     );
     return {

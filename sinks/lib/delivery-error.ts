@@ -40,3 +40,13 @@ export function classifyHttp(status: number | undefined, opts: { retryOn429: boo
   if (status === 429) return new DeliveryError(`HTTP 429 Too Many Requests${detail}`, opts.retryOn429, parseRetryAfter(retryAfter));
   return new DeliveryError(`HTTP ${status}${detail}`, false);
 }
+
+/**
+ * The OTLP/HTTP rules (specification, "Failures"): 429, 502, 503 and 504 are retried, honouring
+ * Retry-After; every other 4xx and 5xx is not — 500 included, unlike remote_write.
+ */
+export function classifyOtlpHttp(status: number, retryAfter?: string, body?: string): DeliveryError {
+  const detail = body ? `: ${body.slice(0, 300)}` : '';
+  const retryable = status === 429 || status === 502 || status === 503 || status === 504;
+  return new DeliveryError(`HTTP ${status}${detail}`, retryable, retryable ? parseRetryAfter(retryAfter) : undefined);
+}

@@ -11,7 +11,11 @@ export interface DeliveryOptions<T> {
   batchDeadlineMs: number;
   minBackoffMs: number;
   maxBackoffMs: number;
-  send: (batch: T[]) => Promise<void>;
+  /**
+   * Delivers a batch or throws a DeliveryError. A receiver that took the batch but refused part
+   * of it for good (OTLP's partial success) says how many: they are counted failed, not sent.
+   */
+  send: (batch: T[]) => Promise<void | { rejected: number }>;
   metrics: SelfMetrics;
   log: Logger;
   /** Deterministic jitter in tests. */
@@ -111,8 +115,9 @@ export class DeliveryQueue<T> {
   private async deliver(batch: T[], deadline: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.o.send(batch);
-        this.sent(batch.length);
+        const rejected = Math.min(batch.length, (await this.o.send(batch))?.rejected ?? 0);
+        this.sent(batch.length - rejected);
+        if (rejected > 0) this.o.metrics.sinkFailed.labels(this.o.sink).inc(rejected);
         return;
       } catch (e) {
         const err = e instanceof DeliveryError ? e : new DeliveryError((e as Error).message, true);

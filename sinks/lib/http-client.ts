@@ -45,16 +45,31 @@ export function httpClient(c: HttpClientConfig): { client: Got; authHeaders: () 
   return { client, authHeaders };
 }
 
-/** POSTs and maps the outcome onto the retry rules; resolves only on 2xx. */
-export async function post(client: Got, url: string, body: Buffer | string, headers: Record<string, string>, opts: { retryOn429: boolean }): Promise<string> {
+/** What a receiver answered with a 2xx. */
+export interface PostResponse {
+  body: Buffer;
+  contentType: string;
+}
+
+/** Turns a non-2xx answer into a DeliveryError: each protocol has its own retry rules. */
+export type HttpClassifier = (status: number, retryAfter: string | undefined, body: string) => DeliveryError;
+
+/** The remote_write rules (also AOM's). */
+export const remoteWriteRules =
+  (opts: { retryOn429: boolean }): HttpClassifier =>
+  (status, retryAfter, body) =>
+    classifyHttp(status, opts, retryAfter, body);
+
+/** POSTs and maps the outcome onto the protocol's retry rules; resolves only on 2xx. */
+export async function post(client: Got, url: string, body: Buffer | string, headers: Record<string, string>, classify: HttpClassifier): Promise<PostResponse> {
   let res;
   try {
-    res = await client.post(url, { body, headers });
+    res = await client.post(url, { body, headers, responseType: 'buffer' });
   } catch (e) {
     const code = e instanceof RequestError ? e.code : undefined;
     throw new DeliveryError(`network error${code ? ` ${code}` : ''}: ${(e as Error).message}`, true);
   }
-  if (res.statusCode >= 200 && res.statusCode < 300) return res.body;
+  if (res.statusCode >= 200 && res.statusCode < 300) return { body: res.body, contentType: String(res.headers['content-type'] ?? '') };
   const retryAfter = res.headers['retry-after'];
-  throw classifyHttp(res.statusCode, opts, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, res.body);
+  throw classify(res.statusCode, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, res.body.toString('utf8'));
 }

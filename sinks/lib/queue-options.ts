@@ -7,7 +7,7 @@ import type { RemoteWriteSinkConfig } from '../../schemas/types.generated.js';
 export type QueueConfig = NonNullable<RemoteWriteSinkConfig['queue']>;
 
 /** Queue config with defaults (as Prometheus' queue_config has them, capacity aside). */
-export function queueOptions<T>(q: QueueConfig | undefined, ctx: ComponentContext, send: (batch: T[]) => Promise<void>): DeliveryOptions<T> {
+export function queueOptions<T>(q: QueueConfig | undefined, ctx: ComponentContext, send: DeliveryOptions<T>['send']): DeliveryOptions<T> {
   return {
     sink: ctx.id,
     capacity: q?.capacity ?? 100_000,

@@ -1356,6 +1356,79 @@ export interface FileSinkConfig {
 }
 
 /**
+ * Pushes metrics with OTLP/HTTP (protobuf) to an OpenTelemetry Collector, Prometheus (--enable-feature=otlp-write-receiver), VictoriaMetrics, or any OTLP backend: cumulative temporality, process and Kubernetes labels as resource attributes, batching and retries as the OTLP specification gives them.
+ */
+export interface OtlpSinkConfig {
+  type: 'otlp';
+  /**
+   * The full metrics URL, as OTEL_EXPORTER_OTLP_METRICS_ENDPOINT takes it (no /v1/metrics is appended): write ${OTEL_EXPORTER_OTLP_METRICS_ENDPOINT} to take it from the environment.
+   */
+  endpoint: string;
+  /**
+   * Extra HTTP headers (a vendor's API key header, X-Scope-OrgID).
+   */
+  headers?: {
+    [k: string]: string;
+  };
+  /**
+   * Write it as ${ENV_VAR} or ${file:/path}, not inline.
+   */
+  bearer_token?: string;
+  bearer_token_file?: string;
+  basic_auth?: {
+    username: string;
+    password?: string;
+    password_file?: string;
+  };
+  tls?: {
+    ca_file?: string;
+    cert_file?: string;
+    key_file?: string;
+    insecure_skip_verify?: boolean;
+  };
+  /**
+   * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+   */
+  timeout?: string;
+  /**
+   * Request body compression; every OTLP receiver takes gzip.
+   */
+  compression?: 'gzip' | 'none';
+  /**
+   * Added to every resource, winning over the derived ones (service.name, deployment.environment.name, …).
+   */
+  resource_attributes?: {
+    [k: string]: string;
+  };
+  /**
+   * The bounded send queue shared by network sinks.
+   */
+  queue?: {
+    /**
+     * Samples held at most while the receiver is slow or down; beyond it samples are dropped and counted.
+     */
+    capacity?: number;
+    max_samples_per_send?: number;
+    /**
+     * A partial batch goes out this long after its first sample.
+     */
+    batch_send_deadline?: string;
+    /**
+     * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+     */
+    min_backoff?: string;
+    /**
+     * A duration written as Go and Prometheus write them: 500ms, 10s, 1m30s, 2h.
+     */
+    max_backoff?: string;
+    /**
+     * Retry on 429 Too Many Requests (other 4xx are never retried).
+     */
+    retry_on_http_429?: boolean;
+  };
+}
+
+/**
  * A scrape endpoint: the latest value of every series in the Prometheus text format or OpenMetrics (by Accept header), plus /healthz and /readyz. Series not updated for series_ttl disappear (e.g. of exited processes).
  */
 export interface PrometheusSinkConfig {

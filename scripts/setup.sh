@@ -51,5 +51,8 @@ if [[ "${PROBEFLOW_SKIP_GO_MATRIX:-}" != 1 ]]; then
   bash scripts/fetch-go-toolchains.sh || echo "setup: could not fetch Go toolchains; the Go version matrix tests will fail and say so" >&2
 fi
 
+# VictoriaMetrics 1.112 (trixie, into .cache/receivers): the real OTLP receiver of the otlp sink's tests.
+bash scripts/fetch-otlp-receivers.sh || echo "setup: could not fetch the OTLP receiver; the otlp receiver tests will fail and say so" >&2
+
 echo "setup: building" >&2
 npm run --silent build

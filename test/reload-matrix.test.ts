@@ -12,7 +12,7 @@ import { silentLogger } from '../engine/util/log.js';
 import { checkFeature } from '../engine/bpf/kernel-features.js';
 import { sampleToJson } from '../engine/model/sample-json.js';
 import { waitFor } from './helpers/cli.js';
-import { RemoteWriteReceiver } from './helpers/rw-receiver.js';
+import { RemoteWriteReceiver } from './helpers/push-receiver.js';
 import { freePort } from './helpers/servers.js';
 import { gauge } from './helpers/samples.js';
 import { buildByoObject, buildC, buildDemoWorkload, startWorkload } from './helpers/workloads.js';

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../engine/util/package-root.js';
 import { waitFor } from './cli.js';
 import { requireTool } from './require-tool.js';
 
@@ -58,6 +59,16 @@ function stopper(child: ChildProcess) {
     });
 }
 
+/**
+ * A receiver newer than bookworm's, from trixie (scripts/fetch-otlp-receivers.sh puts them in
+ * .cache/receivers): VictoriaMetrics 1.112 takes OTLP (bookworm's 1.79 does not).
+ */
+export function trixieReceiver(name: 'victoria-metrics'): string {
+  const path = join(PACKAGE_ROOT, '.cache', 'receivers', 'trixie', 'usr', 'bin', name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`bash scripts/fetch-otlp-receivers.sh\` (scripts/setup.sh does); this test needs the real receiver`);
+  return path;
+}
+
 /** Debian's Prometheus on loopback, temp storage, remote-write receiver on, scraping `scrapeTargets`. */
 export async function startPrometheus(scrapeTargets: string[] = [], extra: { basicAuth?: { username: string; password: string } } = {}): Promise<RunningServer> {
   requireTool('prometheus');
@@ -80,11 +91,11 @@ export async function startPrometheus(scrapeTargets: string[] = [], extra: { bas
 }
 
 /** Debian's VictoriaMetrics single-node on loopback with temp storage. */
-export async function startVictoriaMetrics(): Promise<RunningServer> {
-  requireTool('victoria-metrics');
+export async function startVictoriaMetrics(extra: { binary?: string; flags?: string[] } = {}): Promise<RunningServer> {
+  if (!extra.binary) requireTool('victoria-metrics');
   const dir = mkdtempSync(join(tmpdir(), 'probeflow-vm-'));
   const port = await freePort();
-  const child = spawn('victoria-metrics', [`-storageDataPath=${dir}`, `-httpListenAddr=127.0.0.1:${port}`, '-retentionPeriod=1d', '-search.latencyOffset=0s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(extra.binary ?? 'victoria-metrics', [`-storageDataPath=${dir}`, `-httpListenAddr=127.0.0.1:${port}`, '-retentionPeriod=1d', '-search.latencyOffset=0s', ...(extra.flags ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs = track(child);
   const url = `http://127.0.0.1:${port}`;
   await ready(`${url}/health`, child, 'victoria-metrics', logs);

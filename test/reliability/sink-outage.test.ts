@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { remoteWriteSink } from '../../sinks/remote-write.js';
-import { RemoteWriteReceiver } from '../helpers/rw-receiver.js';
+import { RemoteWriteReceiver } from '../helpers/push-receiver.js';
 import { gauge, testContext } from '../helpers/samples.js';
 
 /**

@@ -29,22 +29,29 @@ const CLIENT_GOLANG: Readonly<Record<string, string>> = {
   go_sched_pauses_other_seconds: 'go_sched_pauses_total_other_seconds',
 };
 
-/** Seed name → [semantic-conventions name, its Prometheus form]. */
-const OTEL_SEMCONV: Readonly<Record<string, readonly [string, string]>> = {
-  go_goroutines: ['go.goroutine.count', 'go_goroutine_count'],
-  go_sched_gomaxprocs_threads: ['go.processor.limit', 'go_processor_limit'],
-  go_mem_alloc_bytes_total: ['go.memory.allocated', 'go_memory_allocated_bytes_total'],
-  go_gc_heap_allocs_objects_total: ['go.memory.allocations', 'go_memory_allocations_total'],
-  go_gc_heap_goal_bytes: ['go.memory.gc.goal', 'go_memory_gc_goal_bytes'],
-  go_gc_gomemlimit_bytes: ['go.memory.limit', 'go_memory_limit_bytes'],
-  go_gc_gogc_percent: ['go.config.gogc', 'go_config_gogc_percent'],
-  go_sched_latencies_seconds: ['go.schedule.duration', 'go_schedule_duration_seconds'],
+/** Seed name → [semantic-conventions name, its unit (UCUM, as the conventions give it), its Prometheus form]. */
+const OTEL_SEMCONV: Readonly<Record<string, readonly [string, string, string]>> = {
+  go_goroutines: ['go.goroutine.count', '{goroutine}', 'go_goroutine_count'],
+  go_sched_gomaxprocs_threads: ['go.processor.limit', '{thread}', 'go_processor_limit'],
+  go_mem_alloc_bytes_total: ['go.memory.allocated', 'By', 'go_memory_allocated_bytes_total'],
+  go_gc_heap_allocs_objects_total: ['go.memory.allocations', '{allocation}', 'go_memory_allocations_total'],
+  go_gc_heap_goal_bytes: ['go.memory.gc.goal', 'By', 'go_memory_gc_goal_bytes'],
+  go_gc_gomemlimit_bytes: ['go.memory.limit', 'By', 'go_memory_limit_bytes'],
+  go_gc_gogc_percent: ['go.config.gogc', '%', 'go_config_gogc_percent'],
+  go_sched_latencies_seconds: ['go.schedule.duration', 's', 'go_schedule_duration_seconds'],
 };
-const OTEL: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(OTEL_SEMCONV).map(([seed, [, prom]]) => [seed, prom]));
+const OTEL: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(OTEL_SEMCONV).map(([seed, [, , prom]]) => [seed, prom]));
 
-/** The seed → profile renames, for docs, tests and the OTLP sink (the semantic-conventions names). */
+/** The seed → profile renames, for docs and tests. */
 export const RENAMED: Readonly<Record<Exclude<NamingProfile, 'seed'>, Readonly<Record<string, string>>>> = { client_golang: CLIENT_GOLANG, otel: OTEL };
 export const OTEL_SEMCONV_NAMES: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(OTEL_SEMCONV).map(([seed, [semconv]]) => [seed, semconv]));
+
+/**
+ * The otel profile's names → the semantic-conventions name and unit the OTLP sink sends them
+ * under: over OTLP a metric is go.memory.allocated in By, which a receiver that translates for
+ * Prometheus turns back into go_memory_allocated_bytes_total.
+ */
+export const OTLP_SEMCONV_OF: Readonly<Record<string, { name: string; unit: string }>> = Object.fromEntries(Object.values(OTEL_SEMCONV).map(([name, unit, prom]) => [prom, { name, unit }]));
 
 /** A batch under a profile's names; the seed profile's batch is returned as it is. */
 export function renamed(profile: NamingProfile, batch: Sample[]): Sample[] {

@@ -5,7 +5,7 @@ import { kinds } from '../engine/model/kinds.js';
 import type { OtlpSinkConfig } from '../schemas/types.generated.js';
 import { classifyOtlpHttp, DeliveryError } from './lib/delivery-error.js';
 import { DeliveryQueue } from './lib/delivery-queue.js';
-import { httpClient, post } from './lib/http-client.js';
+import { authProblems, httpClient, post } from './lib/http-client.js';
 import { decodeExportResponse, encodeExportRequest, OtlpPointBuilder, type OtlpPoint } from './lib/otlp-encoder.js';
 import { queueOptions } from './lib/queue-options.js';
 
@@ -16,9 +16,7 @@ export const otlpSink: SinkFactory<OtlpSinkConfig> = {
   schema: loadComponentSchema('sink', 'otlp'),
   accepts: () => kinds('counter', 'gauge', 'histogram'),
   check(config) {
-    const problems: ConfigProblem[] = [];
-    if (config.bearer_token && config.bearer_token_file) problems.push({ path: ['bearer_token_file'], message: 'give bearer_token or bearer_token_file, not both' });
-    if ((config.bearer_token || config.bearer_token_file) && config.basic_auth) problems.push({ path: ['basic_auth'], message: 'give a bearer token or basic_auth, not both' });
+    const problems: ConfigProblem[] = authProblems(config);
     if (config.queue?.retry_on_http_429 !== undefined) problems.push({ path: ['queue', 'retry_on_http_429'], message: 'the OTLP specification says 429 is always retried (honouring Retry-After): remove retry_on_http_429' });
     if (/\/v1\/metrics\/v1\/metrics$/.test(config.endpoint)) problems.push({ path: ['endpoint'], message: 'the endpoint ends in /v1/metrics twice: give the full metrics URL once' });
     return problems;

@@ -3,7 +3,7 @@ import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { RemoteWriteSinkConfig } from '../schemas/types.generated.js';
 import { kinds } from '../engine/model/kinds.js';
 import { DeliveryQueue } from './lib/delivery-queue.js';
-import { httpClient, post, remoteWriteRules } from './lib/http-client.js';
+import { authProblems, httpClient, post, remoteWriteRules } from './lib/http-client.js';
 import { queueOptions } from './lib/queue-options.js';
 import { encodeWriteRequest, toWireSamples, type WireSample } from './lib/remote-write-encoder.js';
 
@@ -20,12 +20,7 @@ export const remoteWriteSink: SinkFactory<RemoteWriteSinkConfig> = {
   description: 'Prometheus remote_write 1.0 (protobuf + snappy) with batching, retries and a bounded queue',
   schema: loadComponentSchema('sink', 'remote_write'),
   accepts: () => kinds('counter', 'gauge', 'histogram'),
-  check(config) {
-    const problems = [];
-    if (config.bearer_token && config.bearer_token_file) problems.push({ path: ['bearer_token_file'], message: 'give bearer_token or bearer_token_file, not both' });
-    if ((config.bearer_token || config.bearer_token_file) && config.basic_auth) problems.push({ path: ['basic_auth'], message: 'give a bearer token or basic_auth, not both' });
-    return problems;
-  },
+  check: (config) => authProblems(config),
   create(config, ctx) {
     const { client, authHeaders } = httpClient(config);
     const rules = remoteWriteRules({ retryOn429: config.queue?.retry_on_http_429 ?? false });

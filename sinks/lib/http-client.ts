@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { got, RequestError, type Got } from 'got';
 import { PACKAGE_VERSION } from '../../engine/util/package-root.js';
 import { parseDuration } from '../../engine/util/duration.js';
+import type { ConfigProblem } from '../../engine/components/contracts.js';
 import { classifyHttp, DeliveryError } from './delivery-error.js';
 
 export interface HttpClientConfig {
@@ -11,6 +12,14 @@ export interface HttpClientConfig {
   basic_auth?: { username: string; password?: string; password_file?: string };
   tls?: { ca_file?: string; cert_file?: string; key_file?: string; insecure_skip_verify?: boolean };
   timeout?: string;
+}
+
+/** One way of authenticating at a time: what the config check of every HTTP sink refuses. */
+export function authProblems(c: HttpClientConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (c.bearer_token && c.bearer_token_file) problems.push({ path: ['bearer_token_file'], message: 'give bearer_token or bearer_token_file, not both' });
+  if ((c.bearer_token || c.bearer_token_file) && c.basic_auth) problems.push({ path: ['basic_auth'], message: 'give a bearer token or basic_auth, not both' });
+  return problems;
 }
 
 export const USER_AGENT = `probeflow/${PACKAGE_VERSION}`;

@@ -7,13 +7,19 @@ import { PACKAGE_ROOT, PACKAGE_VERSION } from '../../engine/util/package-root.js
 import { OTLP_SEMCONV_OF } from '../../probes/lib/go/naming-profiles.js';
 import { splitLabels, type KeyValue, type ResourceOptions, type SplitLabels } from './otlp-resource.js';
 
-const root = protobuf.parse(readFileSync(join(PACKAGE_ROOT, 'sinks', 'lib', 'otlp-metrics.proto'), 'utf8'), { keepCase: true }).root;
-const ExportRequest = root.lookupType('otlp.ExportMetricsServiceRequest');
-const ExportResponse = root.lookupType('otlp.ExportMetricsServiceResponse');
+/** Parsed on first use: every agent imports the sink, few configure one. */
+let types: { request: protobuf.Type; response: protobuf.Type } | undefined;
+function otlpTypes() {
+  if (!types) {
+    const root = protobuf.parse(readFileSync(join(PACKAGE_ROOT, 'sinks', 'lib', 'otlp-metrics.proto'), 'utf8'), { keepCase: true }).root;
+    types = { request: root.lookupType('otlp.ExportMetricsServiceRequest'), response: root.lookupType('otlp.ExportMetricsServiceResponse') };
+  }
+  return types;
+}
 
 const CUMULATIVE = 2;
 /** DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK: the series has ended (Prometheus stores a staleness marker). */
-export const NO_RECORDED_VALUE = 1;
+const NO_RECORDED_VALUE = 1;
 
 type Shape = 'gauge' | 'sum' | 'histogram';
 
@@ -46,11 +52,6 @@ export class OtlpPointBuilder {
   private readonly splits = new WeakMap<Labels, SplitLabels>();
 
   constructor(private readonly resource: ResourceOptions = {}) {}
-
-  /** How many series have a start time held (bounded by the series ended or live). */
-  get seriesHeld(): number {
-    return this.starts.size;
-  }
 
   points(s: Sample): OtlpPoint[] {
     if (s.kind === 'event') return [];
@@ -117,22 +118,26 @@ export function encodeExportRequest(batch: readonly OtlpPoint[]): Buffer {
       },
     ],
   }));
-  return Buffer.from(ExportRequest.encode(ExportRequest.fromObject({ resource_metrics })).finish());
+  const { request } = otlpTypes();
+  return Buffer.from(request.encode(request.fromObject({ resource_metrics })).finish());
 }
 
 /** The inverse, for tests and local receivers; 64-bit integers as decimal strings. */
 export function decodeExportRequest(body: Buffer): Record<string, unknown> {
-  return ExportRequest.toObject(ExportRequest.decode(body), { longs: String, defaults: false, oneofs: false }) as Record<string, unknown>;
+  const { request } = otlpTypes();
+  return request.toObject(request.decode(body), { longs: String, defaults: false, oneofs: false }) as Record<string, unknown>;
 }
 
 /** A receiver's answer: how many points it refused for good (partial success), and why. */
 export function decodeExportResponse(body: Buffer): { rejected: number; message: string } {
   if (body.length === 0) return { rejected: 0, message: '' };
-  const r = ExportResponse.toObject(ExportResponse.decode(body), { longs: Number }) as { partial_success?: { rejected_data_points?: number; error_message?: string } };
+  const { response } = otlpTypes();
+  const r = response.toObject(response.decode(body), { longs: Number }) as { partial_success?: { rejected_data_points?: number; error_message?: string } };
   return { rejected: r.partial_success?.rejected_data_points ?? 0, message: r.partial_success?.error_message ?? '' };
 }
 
 /** An ExportMetricsServiceResponse, for local receivers in tests. */
 export function encodeExportResponse(rejected: number, message: string): Buffer {
-  return Buffer.from(ExportResponse.encode(ExportResponse.fromObject(rejected || message ? { partial_success: { rejected_data_points: rejected, error_message: message } } : {})).finish());
+  const { response } = otlpTypes();
+  return Buffer.from(response.encode(response.fromObject(rejected || message ? { partial_success: { rejected_data_points: rejected, error_message: message } } : {})).finish());
 }

@@ -13,6 +13,7 @@ import { checkFeature } from '../engine/bpf/kernel-features.js';
 import { sampleToJson } from '../engine/model/sample-json.js';
 import { waitFor } from './helpers/cli.js';
 import { RemoteWriteReceiver } from './helpers/push-receiver.js';
+import { OtlpReceiver } from './helpers/otlp-receiver.js';
 import { freePort } from './helpers/servers.js';
 import { gauge } from './helpers/samples.js';
 import { buildByoObject, buildC, buildDemoWorkload, startWorkload } from './helpers/workloads.js';
@@ -31,6 +32,7 @@ interface Env {
   demoPid: number;
   dir: string;
   receiver: RemoteWriteReceiver;
+  otlp: OtlpReceiver;
 }
 
 interface Case {
@@ -145,6 +147,12 @@ const CASES: Case[] = [
   },
   {
     kind: 'sink',
+    type: 'otlp',
+    yaml: (v, e) => `{ type: otlp, endpoint: "${e.otlp.url}", headers: { X-Matrix: ${byAB(v)} }, queue: { batch_send_deadline: 50ms } }`,
+    effect: (e) => eventually('an export with the new header', () => e.otlp.received.some((r) => r.headers['x-matrix'] === 'b')),
+  },
+  {
+    kind: 'sink',
     type: 'aom',
     yaml: (v, e) => `{ type: aom, mode: prometheus, project_id: 0123456789abcdef0123456789abcdef, url: "http://127.0.0.1:${e.receiver.port}", access_code: code-${byAB(v)}, queue: { batch_send_deadline: 50ms } }`,
     effect: (e) => eventually('a push with the new access code', () => e.receiver.received.some((r) => r.headers.authorization === 'Bearer code-b')),
@@ -167,10 +175,12 @@ const CASES: Case[] = [
 const stdoutLines: string[] = [];
 let demo: ChildProcess;
 let receiver: RemoteWriteReceiver;
+let otlp: OtlpReceiver;
 
 beforeAll(async () => {
   demo = spawn(buildDemoWorkload(), [], { stdio: 'ignore' });
   receiver = await new RemoteWriteReceiver().start();
+  otlp = await new OtlpReceiver().start();
   const write = process.stdout.write.bind(process.stdout);
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
@@ -186,6 +196,7 @@ afterAll(async () => {
   vi.restoreAllMocks();
   demo.kill();
   await receiver.stop();
+  await otlp.stop();
 });
 
 function onHitLinks(): Set<number> {
@@ -198,11 +209,16 @@ function onHitLinks(): Set<number> {
 const upValues = async (e: Engine) => Object.fromEntries((await e.metrics.componentUp.get()).values.map((v) => [`${v.labels.kind}:${v.labels.id}`, v.value]));
 
 describe('reload matrix: one option of each component type, same ports', () => {
+  it('has a case for every registered component type', () => {
+    const registry = builtinRegistry();
+    for (const kind of ['probe', 'stage', 'sink'] as const) expect(CASES.filter((c) => c.kind === kind).map((c) => c.type).sort(), kind).toEqual(registry.types(kind).sort());
+  });
+
   for (const c of CASES) {
     it.skipIf(c.skip !== undefined)(`${c.kind} ${c.type}${c.skip ? ` (skipped: ${c.skip})` : ''}`, async () => {
       const dir = mkdtempSync(join(tmpdir(), `pf-matrix-${c.type}-`));
       for (const v of ['a', 'b']) writeFileSync(join(dir, `replay-${v}.ndjson`), [1, 2].map((i) => sampleToJson(gauge(`matrix_replay_${v}`, 1, i * 1000))).join('\n'));
-      const env: Env = { port: await freePort(), demoPid: demo.pid!, dir, receiver };
+      const env: Env = { port: await freePort(), demoPid: demo.pid!, dir, receiver, otlp };
       const keptPort = await freePort();
       const w = await startWorkload(buildC(), 500);
       const file = join(dir, 'pipeline.yaml');

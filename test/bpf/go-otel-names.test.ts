@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goRuntimeProbe } from '../../probes/go-runtime.js';
 import { OTEL_SEMCONV_NAMES, RENAMED } from '../../probes/lib/go/naming-profiles.js';
 import { waitFor } from '../helpers/cli.js';
+import { startFidelityWorkload } from '../helpers/go-fidelity-workload.js';
 import { goToolchains } from '../helpers/go-toolchains.js';
 import { settledKernelObjects } from '../helpers/kernel-objects.js';
 import { runProbe } from '../helpers/probe-harness.js';
@@ -16,19 +16,16 @@ describe('names: otel — OpenTelemetry semantic conventions as Prometheus store
   it('each renamed series is the seed series under its otel name, and no seed name is left where otel has one', async () => {
     const tc = goToolchains().at(-1)!;
     const bin = buildGoProgram('go-fidelity', 'stripped', tc);
-    const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GOMAXPROCS: '2' } });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const config = { target: { pid: child.pid }, interval: '200ms', rescan: '50ms', metrics: ['goroutines', 'gomaxprocs', 'alloc', 'gc_controller', 'sched_latency', 'gc_pauses', 'blocked'] };
+    const w = startFidelityWorkload(bin);
+    const config = { target: { pid: w.pid }, interval: '200ms', rescan: '50ms', metrics: ['goroutines', 'gomaxprocs', 'alloc', 'gc_controller', 'sched_latency', 'gc_pauses', 'blocked'] };
     const seed = runProbe(goRuntimeProbe, config);
     const otel = runProbe(goRuntimeProbe, { ...config, names: 'otel' });
     try {
       // The workload waits on stdin after "ready": nothing it does moves these values meanwhile.
-      await waitFor(() => out.includes('"phase":"ready"'), 30_000, 'the workload to be ready');
-      await seed.tracking(child.pid!);
-      await otel.tracking(child.pid!);
-      const pid = child.pid!;
+      await w.phase('ready', 30_000);
+      await seed.tracking(w.pid);
+      await otel.tracking(w.pid);
+      const pid = w.pid;
       const renames = Object.entries(RENAMED.otel);
       await waitFor(() => renames.every(([from, to]) => seed.series(from, pid).length > 0 && otel.series(to, pid).length > 0), 5000, 'every renamed series in both');
       for (const [from, to] of renames) {
@@ -48,9 +45,7 @@ describe('names: otel — OpenTelemetry semantic conventions as Prometheus store
     } finally {
       seed.stop();
       otel.stop();
-      child.stdin!.end('\n\n\n\n');
-      child.kill('SIGTERM');
-      await exited;
+      await w.kill();
     }
   }, 60_000);
 });

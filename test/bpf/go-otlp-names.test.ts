@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goRuntimeProbe } from '../../probes/go-runtime.js';
 import { OTEL_SEMCONV_NAMES, RENAMED } from '../../probes/lib/go/naming-profiles.js';
 import { otlpSink } from '../../sinks/otlp.js';
 import { waitFor } from '../helpers/cli.js';
+import { startFidelityWorkload } from '../helpers/go-fidelity-workload.js';
 import { goToolchains } from '../helpers/go-toolchains.js';
 import { settledKernelObjects } from '../helpers/kernel-objects.js';
 import { runProbe } from '../helpers/probe-harness.js';
@@ -19,18 +19,15 @@ describe('names: otel over OTLP — semantic-conventions names on the wire, a re
   it("a Go process's otel series reach VictoriaMetrics as go.memory.allocated…, and under Prometheus naming as the otel profile's names, values exact", async () => {
     const tc = goToolchains().at(-1)!;
     const bin = buildGoProgram('go-fidelity', 'stripped', tc);
-    const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GOMAXPROCS: '2' } });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const otel = runProbe(goRuntimeProbe, { target: { pid: child.pid }, interval: '200ms', rescan: '50ms', names: 'otel', metrics: ['goroutines', 'gomaxprocs', 'alloc', 'gc_controller', 'sched_latency'] });
+    const w = startFidelityWorkload(bin);
+    const otel = runProbe(goRuntimeProbe, { target: { pid: w.pid }, interval: '200ms', rescan: '50ms', names: 'otel', metrics: ['goroutines', 'gomaxprocs', 'alloc', 'gc_controller', 'sched_latency'] });
     const vm = await startVictoriaMetrics({ binary: trixieReceiver('victoria-metrics') });
     const vmProm = await startVictoriaMetrics({ binary: trixieReceiver('victoria-metrics'), flags: ['-opentelemetry.usePrometheusNaming'] });
     try {
       // The workload waits on stdin after "ready": its values stay put while they are sent.
-      await waitFor(() => out.includes('"phase":"ready"'), 30_000, 'the workload to be ready');
-      await otel.tracking(child.pid!);
-      const pid = child.pid!;
+      await w.phase('ready', 30_000);
+      await otel.tracking(w.pid);
+      const pid = w.pid;
       const names = Object.values(RENAMED.otel);
       await waitFor(() => names.every((n) => otel.series(n, pid).length > 0), 5000, 'every otel series');
       const samples = names.flatMap((n) => otel.series(n, pid));
@@ -56,9 +53,7 @@ describe('names: otel over OTLP — semantic-conventions names on the wire, a re
     } finally {
       otel.stop();
       await Promise.all([vm.stop(), vmProm.stop()]);
-      child.stdin!.end('\n\n\n\n');
-      child.kill('SIGTERM');
-      await exited;
+      await w.kill();
     }
   }, 90_000);
 });

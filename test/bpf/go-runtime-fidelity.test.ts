@@ -1,87 +1,17 @@
 import type { HistogramSample, Sample } from '../../engine/model/sample.js';
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { goRuntimeProbe } from '../../probes/go-runtime.js';
 import { waitFor } from '../helpers/cli.js';
+import { startFidelityWorkload } from '../helpers/go-fidelity-workload.js';
 import { goToolchains } from '../helpers/go-toolchains.js';
 import { settledKernelObjects } from '../helpers/kernel-objects.js';
 import { runProbe } from '../helpers/probe-harness.js';
 import { buildGoProgram, type GoFlavour } from '../helpers/workloads.js';
 
-interface Snapshot {
-  phase: string;
-  allocs_bytes: number;
-  gc_cycles: number;
-  pause_count: number;
-  /** MemStats.PauseTotalNs: the runtime's own sum of GC pause time. */
-  pause_total_ns: number;
-  /** Non-GC stop-the-worlds (ReadMemStats calls) between "ready" and "done". */
-  read_memstats: number;
-  /** Goroutines parked forever since phase "work", and how long ago they were started. */
-  leaked: number;
-  leaked_age_seconds?: number;
-  pause_counts: number[];
-  pause_buckets: number[];
-  /** /sched/latencies:seconds. */
-  latency_counts: number[];
-  latency_buckets: number[];
-  goroutines: number;
-  /** runtime.ThreadCreateProfile's count of Ms. */
-  threads: number;
-  /** /gc/heap/allocs:objects. */
-  allocs_objects: number;
-  /** /gc/heap/goal:bytes. */
-  heap_goal_bytes: number;
-  /** From Go 1.21 (runtime/metrics has them from then on). */
-  gogc_percent?: number;
-  gomemlimit_bytes?: number;
-  heap_live_bytes?: number;
-  waited_seconds: Record<'sleep' | 'chan receive' | 'mutex', number>;
-}
-
 /** Set by environment, as operators set them: the probe must read back exactly these. */
 const GOGC = 150;
 const GOMEMLIMIT = 3 * 2 ** 30;
-
-/** The workload's stdin/stdout protocol (see test/workloads/go-fidelity/main.go). */
-function startFidelity(bin: string) {
-  const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GOMAXPROCS: '2', GOGC: String(GOGC), GOMEMLIMIT: `${GOMEMLIMIT / 2 ** 30}GiB` } });
-  const phases = new Map<string, Snapshot>();
-  let buf = '';
-  child.stdout!.on('data', (d) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line.startsWith('{')) {
-        const s = JSON.parse(line) as Snapshot;
-        phases.set(s.phase, s);
-      }
-    }
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    pid: child.pid!,
-    phase: async (name: string) => {
-      await waitFor(() => phases.has(name), 60_000, `workload phase ${name}`);
-      return phases.get(name)!;
-    },
-    next: () => child.stdin!.write('\n'),
-    /** The runtime's Ms now (after phase "final"), as runtime.ThreadCreateProfile counts them. */
-    threads: async () => {
-      phases.delete('threads');
-      child.stdin!.write('threads\n');
-      await waitFor(() => phases.has('threads'), 10_000, "the workload's thread count");
-      return phases.get('threads')!.threads;
-    },
-    finish: async () => {
-      child.stdin!.end('\n');
-      await exited;
-    },
-  };
-}
 
 const minorOf = (version: string) => Number(version.split('.')[1]);
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -100,7 +30,7 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
     for (const flavour of ['plain', 'stripped', 'cgo'] as GoFlavour[]) {
       it(`Go ${tc.version} (${flavour}): GC cycles and pauses exact, allocation within bounds, blocked time within 10%, gauges plausible`, async () => {
         const bin = buildGoProgram('go-fidelity', flavour, tc);
-        const w = startFidelity(bin);
+        const w = startFidelityWorkload(bin, { GOGC: String(GOGC), GOMEMLIMIT: `${GOMEMLIMIT / 2 ** 30}GiB` });
         const ready = await w.phase('ready');
         const fast = { target: { pid: w.pid }, interval: '200ms', rescan: '50ms' };
         const cheap = runProbe(goRuntimeProbe, fast);
@@ -252,14 +182,18 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
   }
 });
 
+/** Our histograms (one per series, the same bounds) added bucket by bucket, the overflow bucket last. */
+function summed(hists: Sample[]): { bounds: readonly number[]; counts: number[] } {
+  const hs = hists as HistogramSample[];
+  return { bounds: hs[0]!.bounds, counts: hs[0]!.counts.map((_, i) => sum(hs.map((h) => h.counts[i]!))) };
+}
+
 /** Upper bound of the bucket holding the median pause, from our histograms. */
 function medianUpper(hists: Sample[]): number {
-  const hs = hists as HistogramSample[];
-  const bounds = hs[0]!.bounds;
-  const counts = bounds.map((_, i) => sum(hs.map((h) => h.counts[i]!)));
-  const total = sum(hs.map((h) => sum(h.counts)));
+  const { bounds, counts } = summed(hists);
+  const total = sum(counts);
   let acc = 0;
-  for (let i = 0; i < counts.length; i++) {
+  for (let i = 0; i < bounds.length; i++) {
     acc += counts[i]!;
     if (acc * 2 >= total) return bounds[i]!;
   }
@@ -268,9 +202,7 @@ function medianUpper(hists: Sample[]): number {
 
 /** Non-empty buckets of ours and of Go's delta histogram, Go's counted into ours by upper bound: "≤ 64 µs: 3/3, …". */
 function pauseBuckets(hists: Sample[], before: number[], after: number[], buckets: number[]): string {
-  const hs = hists as HistogramSample[];
-  const bounds = hs[0]!.bounds;
-  const ours = bounds.map((_, i) => sum(hs.map((h) => h.counts[i]!)));
+  const { bounds, counts: ours } = summed(hists);
   const theirs = bounds.map(() => 0);
   after.forEach((c, i) => {
     const upper = buckets[i + 1]!;

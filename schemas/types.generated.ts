@@ -1429,7 +1429,7 @@ export interface OtlpSinkConfig {
 }
 
 /**
- * A scrape endpoint: the latest value of every series in the Prometheus text format or OpenMetrics (by Accept header), plus /healthz and /readyz. Series not updated for series_ttl disappear (e.g. of exited processes).
+ * A scrape endpoint: the latest value of every series in the Prometheus text format or OpenMetrics (by Accept header), gzip-compressed when the scraper accepts it (Prometheus does), plus /healthz and /readyz. Series not updated for series_ttl disappear (e.g. of exited processes).
  */
 export interface PrometheusSinkConfig {
   type: 'prometheus';

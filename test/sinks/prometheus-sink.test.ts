@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { selfSignedCert } from '../helpers/tls.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,6 +104,35 @@ describe('prometheus sink options', () => {
         }).on('error', reject),
       );
       expect(body).toContain('probeflow_test_tls 3');
+    } finally {
+      await sink.stop();
+    }
+  });
+
+  it('gzips the exposition when the scraper accepts it, and only then', async () => {
+    const port = await freePort();
+    const sink = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}`, self_metrics: false }, testContext('gzip'));
+    await sink.start();
+    const now = Date.now();
+    sink.write(Array.from({ length: 2000 }, (_, i) => gauge('probeflow_test_gzipped', i, now, { pid: String(i) })), { pipeline: 'p' });
+    const raw = (encoding?: string) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) =>
+        httpGet(`http://127.0.0.1:${port}/metrics`, { headers: encoding ? { 'accept-encoding': encoding } : {} }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+        }).on('error', reject),
+      );
+    try {
+      const plain = await raw();
+      expect(plain.headers['content-encoding']).toBeUndefined();
+      expect(plain.headers.vary).toBe('Accept-Encoding');
+      const zipped = await raw('gzip, deflate');
+      expect(zipped.headers['content-encoding']).toBe('gzip');
+      expect(gunzipSync(zipped.body).toString()).toBe(plain.body.toString());
+      expect(zipped.body.length).toBeLessThan(plain.body.length / 4);
+      expect((await raw('gzip;q=0, identity')).headers['content-encoding']).toBeUndefined();
+      expect((await raw('*')).headers['content-encoding']).toBe('gzip');
     } finally {
       await sink.stop();
     }

@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from '../engine/components/registry.js';
 import { ConfigLoader } from '../engine/config/load-config.js';
@@ -45,7 +47,24 @@ async function hasData(port: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-const get = (port: number, headers: Record<string, string> = {}) => fetch(`http://127.0.0.1:${port}/metrics`, { headers, signal: AbortSignal.timeout(3000) });
+/**
+ * A scrape on a new connection, gzip accepted, as Prometheus asks. Not fetch(): its pool
+ * reuses a keep-alive connection the stopped sink closed, and a request racing that close
+ * fails in the client (Go's transport, Prometheus's, retries such a GET; undici does not).
+ */
+const get = (port: number, headers: Record<string, string> = {}) =>
+  new Promise<Response>((resolve, reject) => {
+    const req = httpGet(`http://127.0.0.1:${port}/metrics`, { agent: false, timeout: 3000, headers: { 'accept-encoding': 'gzip', ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve(new Response(res.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body, { status: res.statusCode! }));
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('scrape timed out')));
+    req.on('error', reject);
+  });
 
 const promConfig = (port: number, sinkExtra = '') => `
 probes:

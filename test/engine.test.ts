@@ -26,6 +26,34 @@ function setup(yaml: string, sinkOpts = {}) {
 const recording = [counter('c', 10, 1000), counter('c', 15, 2000), counter('c', 3, 3000), gauge('g', 1, 3000)].map(sampleToJson).join('\n');
 
 describe('engine', () => {
+  it("publishes its own counters at 0 before anything happens, and the agent's footprint", async () => {
+    const t = setup(`
+probes:
+  p: { type: synthetic, interval: 1h, series: [{ name: x, kind: gauge, value: { constant: 1 } }] }
+sinks:
+  cap: { type: capture }
+pipelines:
+  a: { inputs: [p], sinks: [cap] }
+`);
+    await t.engine.start(t.topology);
+    try {
+      const text = await t.engine.metrics.registry.metrics();
+      // Present at 0, so the first error or batch is an increase rate() sees.
+      expect(text).toContain('probeflow_component_errors_total{kind="probe",id="p"} 0');
+      expect(text).toContain('probeflow_component_errors_total{kind="sink",id="cap"} 0');
+      expect(text).toContain('probeflow_component_errors_total{kind="pipeline",id="a"} 0');
+      expect(text).toMatch(/probeflow_pipeline_samples_out_total\{pipeline="a"\} \d+/);
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      expect(value('process_resident_memory_bytes')).toBeGreaterThan(10e6);
+      expect(value('process_cpu_seconds_total')).toBeGreaterThan(0);
+      expect(value('process_open_fds')).toBeGreaterThan(2);
+      expect(value('process_start_time_seconds')).toBeLessThanOrEqual(Date.now() / 1000);
+      expect(value('nodejs_heap_size_used_bytes')).toBeGreaterThan(1e6);
+    } finally {
+      await t.engine.stop();
+    }
+  });
+
   it('runs replay → stages → sink, and chains a pipeline into another', async () => {
     const t = setup(`
 probes:

@@ -249,7 +249,11 @@ export class Engine {
     const up = this.metrics.componentUp;
     const publish = (kind: 'probe' | 'sink', before: Map<string, { spec: ComponentSpec }>, after: Map<string, { spec: ComponentSpec; up: boolean }>) => {
       for (const [id, old] of before) if (after.get(id)?.spec.type !== old.spec.type) up.remove(kind, id, old.spec.type);
-      for (const [id, c] of after) up.labels(kind, id, c.spec.type).set(c.up ? 1 : 0);
+      for (const [id, c] of after) {
+        up.labels(kind, id, c.spec.type).set(c.up ? 1 : 0);
+        // At 0 from the start, so rate() sees the first error (a series born with it has no increase).
+        this.metrics.componentErrors.labels(kind, id).inc(0);
+      }
     };
     publish('probe', this.probes, probes);
     publish('sink', this.sinks, sinks);
@@ -341,6 +345,8 @@ export class Engine {
     ctx: (id: string) => ComponentContext,
   ): Observable<SampleBatch> {
     const inputs = p.inputs.map((i) => (i.from === 'probe' ? probes.get(i.id)!.samples : pipelines.get(i.id)!.out));
+    for (const c of [this.metrics.batchesIn, this.metrics.samplesIn, this.metrics.samplesOut]) c.labels(p.id).inc(0);
+    this.metrics.componentErrors.labels('pipeline', p.id).inc(0);
     let flow = merge(...inputs).pipe(
       tap((batch) => {
         this.metrics.batchesIn.labels(p.id).inc();

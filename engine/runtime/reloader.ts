@@ -32,7 +32,9 @@ export class Reloader {
     private readonly log: Logger,
     private readonly debounceMs = 100,
     private readonly maxWaitMs = 1000,
-  ) {}
+  ) {
+    for (const result of ['success', 'failure']) engine.metrics.reloads.labels(result).inc(0);
+  }
 
   /** Marks the config already running (the initial load). */
   started(text: string): void {

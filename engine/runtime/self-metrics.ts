@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { PACKAGE_VERSION } from '../util/package-root.js';
+import { registerAgentProcessMetrics } from './agent-process-metrics.js';
 
 /**
  * Metrics about the engine itself, on their own prom-client registry so they never mix
@@ -125,5 +126,6 @@ export class SelfMetrics {
     })
       .labels(PACKAGE_VERSION, process.version)
       .set(1);
+    registerAgentProcessMetrics(this.registry);
   }
 }

@@ -43,6 +43,12 @@ export class DeliveryQueue<T> {
 
   constructor(private readonly o: DeliveryOptions<T>) {
     this.random = o.random ?? Math.random;
+    // Every series at 0 from the start: rate() misses a counter's first increment when the
+    // series only appears with it, and a dashboard panel reads "no data" instead of 0.
+    const m = o.metrics;
+    for (const c of [m.sinkSent, m.sinkFailed, m.sinkRetries]) c.labels(o.sink).inc(0);
+    for (const reason of ['queue_full', 'shutdown']) m.sinkDropped.labels(o.sink, reason).inc(0);
+    m.sinkQueueLength.labels(o.sink).set(0);
   }
 
   get length(): number {

@@ -37,6 +37,10 @@ export interface GaugeSample extends SampleBase {
  * Cumulative histogram as Prometheus exposes it, but with per-bucket (non-cumulative)
  * counts: `counts[i]` observations fell in (bounds[i-1], bounds[i]], and the last entry of
  * `counts` (length bounds.length + 1) is the +Inf overflow bucket.
+ *
+ * With no bounds it is a summary without quantiles, as client_golang's go_gc_duration_seconds
+ * is when nothing can compute its quantiles honestly: sinks that speak Prometheus expose only
+ * its _sum and _count, under TYPE summary.
  */
 export interface HistogramSample extends SampleBase {
   readonly kind: 'histogram';

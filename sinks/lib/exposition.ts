@@ -2,7 +2,12 @@ import type { Labels, Sample } from '../../engine/model/sample.js';
 import { labelsKey } from '../../engine/model/sample.js';
 import { formatLe } from './remote-write-encoder.js';
 
-type Kind = 'counter' | 'gauge' | 'histogram';
+type Kind = 'counter' | 'gauge' | 'histogram' | 'summary';
+
+/** A histogram without bounds is a summary without quantiles (HistogramSample). */
+function kindOf(s: Exclude<Sample, { kind: 'event' }>): Kind {
+  return s.kind === 'histogram' && s.bounds.length === 0 ? 'summary' : s.kind;
+}
 
 interface Series {
   /** `{a="b",c="d"}` (or ''), escaped once when the series is first seen. */
@@ -44,9 +49,9 @@ export class SeriesStore {
     for (const s of batch) {
       if (s.kind === 'event') continue;
       let f = this.families.get(s.name);
-      if (!f) this.families.set(s.name, (f = { kind: s.kind, series: new Map() }));
+      if (!f) this.families.set(s.name, (f = { kind: kindOf(s), series: new Map() }));
       if (s.help && !f.help) f.help = s.help;
-      if (f.kind !== s.kind) {
+      if (f.kind !== kindOf(s)) {
         this.conflicts++;
         continue;
       }
@@ -92,7 +97,7 @@ export class SeriesStore {
         const sm = s.sample;
         if (sm.kind === 'histogram') {
           let cumulative = 0;
-          sm.counts.forEach((c, i) => {
+          if (sm.bounds.length > 0) sm.counts.forEach((c, i) => {
             cumulative += c;
             const le = i < sm.bounds.length ? formatLe(sm.bounds[i]!) : '+Inf';
             out.push(`${name}_bucket${withLabel(s.labelText, 'le', le)} ${num(cumulative)}`);

@@ -20,7 +20,8 @@ const WriteRequest = root.lookupType('prometheus.WriteRequest');
 
 /**
  * Our samples → remote_write samples. Histograms become the classic series Prometheus
- * exposes (_bucket with cumulative counts and le, _sum, _count); events have no remote_write
+ * exposes (_bucket with cumulative counts and le, _sum, _count; a histogram without bounds is a
+ * summary without quantiles, _sum and _count only, as a scrape stores it); events have no remote_write
  * form and are not accepted by the sink. Empty label values are dropped (an empty label is
  * an absent label in Prometheus).
  */
@@ -36,7 +37,7 @@ export function toWireSamples(s: Sample, extraLabels: Record<string, string> = {
   const out: WireSample[] = [];
   if (s.kind === 'histogram') {
     let cumulative = 0;
-    s.counts.forEach((c, i) => {
+    if (s.bounds.length > 0) s.counts.forEach((c, i) => {
       cumulative += c;
       out.push(one(`${s.name}_bucket`, cumulative, ['le', i < s.bounds.length ? formatLe(s.bounds[i]!) : '+Inf']));
     });

@@ -5,6 +5,7 @@ import { waitFor } from '../helpers/cli.js';
 import { goToolchains } from '../helpers/go-toolchains.js';
 import { settledKernelObjects } from '../helpers/kernel-objects.js';
 import { runProbe } from '../helpers/probe-harness.js';
+import { SeriesStore } from '../../sinks/lib/exposition.js';
 import { buildClientGolangWorkload } from '../helpers/workloads.js';
 
 interface Exposition {
@@ -57,20 +58,26 @@ describe('names: client_golang — the series an instrumented service exposes ab
         const pid = child.pid!;
         let own = await theirs();
         const theirValue = (name: string) => own.values.get(name)?.[0]?.value;
-        await waitFor(() => probe.value('go_gc_duration_seconds_count', pid) === theirValue('go_gc_duration_seconds_count'), 5000, `GC cycles ${theirValue('go_gc_duration_seconds_count')} (saw ${probe.value('go_gc_duration_seconds_count', pid)})`);
+        // Ours as the Prometheus sink exposes them, so both sides are read by the same parser.
+        const exposed = () => {
+          const store = new SeriesStore(60_000);
+          store.update([...probe.latest.values()].filter((s) => s.labels.pid === String(pid)));
+          return parseExposition(store.render('text'));
+        };
+        const ourValue = (name: string) => exposed().values.get(name)?.[0]?.value;
+        await waitFor(() => ourValue('go_gc_duration_seconds_count') === theirValue('go_gc_duration_seconds_count'), 5000, `GC cycles ${theirValue('go_gc_duration_seconds_count')} (saw ${ourValue('go_gc_duration_seconds_count')})`);
         own = await theirs();
 
-        // Every name client_golang's default Go collector has that the probe measures: same kind.
+        // Every name client_golang's default Go collector has that the probe measures: same TYPE.
         const shared = ['go_goroutines', 'go_threads', 'go_memstats_alloc_bytes_total', 'go_memstats_next_gc_bytes', 'go_gc_duration_seconds_sum', 'go_gc_duration_seconds_count', 'go_info'];
-        const ours = new Map([...probe.latest.values()].filter((s) => s.labels.pid === String(pid)).map((s) => [s.name, s]));
+        const ours = exposed();
         for (const name of shared) {
           expect(own.values.has(name), `client_golang exposes ${name}`).toBe(true);
-          expect(ours.has(name), `the probe reports ${name}`).toBe(true);
-          const kind = ours.get(name)!.kind;
-          // The engine has no summary kind: a summary's _sum and _count come as gauges.
-          expect(typeOf(own, name), name).toBe(name.startsWith('go_gc_duration_seconds_') ? 'summary' : kind);
+          expect(ours.values.has(name), `the probe reports ${name}`).toBe(true);
+          expect(typeOf(ours, name), name).toBe(typeOf(own, name));
         }
-        const v = (name: string) => probe.value(name, pid)!;
+        expect(typeOf(ours, 'go_gc_duration_seconds_count')).toBe('summary');
+        const v = (name: string) => ourValue(name)!;
         const rel = (name: string) => v(name) / theirValue(name)! - 1;
         console.log(
           `go${tc.version}: ` +
@@ -94,12 +101,13 @@ describe('names: client_golang — the series an instrumented service exposes ab
         expect(probe.sample('go_info', pid)?.labels.version).toBe(/version="([^"]+)"/.exec(own.values.get('go_info')![0]!.labels)![1]);
 
         // What the default collector lacks comes under client_golang's runtime/metrics names.
-        expect(ours.has('go_sched_pauses_total_gc_seconds')).toBe(true);
-        expect(ours.get('go_sched_pauses_total_gc_seconds')?.labels.phase).toBeUndefined();
-        expect(ours.has('go_gc_cycles_total_gc_cycles_total')).toBe(true);
-        expect(ours.has('go_sched_pauses_total_other_seconds')).toBe(true);
+        const sample = (name: string) => probe.sample(name, pid);
+        expect(sample('go_sched_pauses_total_gc_seconds')).toBeDefined();
+        expect(sample('go_sched_pauses_total_gc_seconds')?.labels.phase).toBeUndefined();
+        expect(sample('go_gc_cycles_total_gc_cycles_total')).toBeDefined();
+        expect(sample('go_sched_pauses_total_other_seconds')).toBeDefined();
         // No seed name is left where client_golang has its own.
-        for (const seed of ['go_mem_alloc_bytes_total', 'go_gc_pause_seconds', 'go_gc_heap_goal_bytes', 'go_gc_cycles_total']) expect(ours.has(seed), seed).toBe(false);
+        for (const seed of ['go_mem_alloc_bytes_total', 'go_gc_pause_seconds', 'go_gc_heap_goal_bytes', 'go_gc_cycles_total']) expect(ours.types.has(seed), seed).toBe(false);
         expect(probe.error).toBeUndefined();
       } finally {
         probe.stop();

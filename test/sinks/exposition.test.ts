@@ -8,10 +8,11 @@ const batch = [
   counter('go_gc_cycles_total', 42, 1000, { pid: '7', exe: '/srv/a b"c\\d' }),
   gauge('go_sched_p_local_queue_length', 3, 1000, { p: '0', empty: '' }),
   { ...hist('go_gc_pause_seconds', [0.0001, 0.001], [5, 2, 1], 0.0042, 1000, { pid: '7' }), help: 'Stop-the-world pauses.\nOne per STW.' },
+  hist('go_gc_duration_seconds', [], [4], 0.002, 1000, { pid: '7' }),
 ];
 
 describe('exposition', () => {
-  it('writes the text format: HELP/TYPE per family, escaped labels, cumulative buckets, no empty labels', () => {
+  it('writes the text format: HELP/TYPE per family, escaped labels, cumulative buckets, no empty labels, a bound-less histogram as a summary', () => {
     const s = new SeriesStore(60_000);
     s.update(batch);
     expect(s.render('text')).toBe(
@@ -19,6 +20,10 @@ describe('exposition', () => {
         '# HELP go_gc_cycles_total counter go_gc_cycles_total from a probeflow pipeline',
         '# TYPE go_gc_cycles_total counter',
         'go_gc_cycles_total{exe="/srv/a b\\"c\\\\d",pid="7"} 42',
+        '# HELP go_gc_duration_seconds summary go_gc_duration_seconds from a probeflow pipeline',
+        '# TYPE go_gc_duration_seconds summary',
+        'go_gc_duration_seconds_sum{pid="7"} 0.002',
+        'go_gc_duration_seconds_count{pid="7"} 4',
         '# HELP go_gc_pause_seconds Stop-the-world pauses.\\nOne per STW.',
         '# TYPE go_gc_pause_seconds histogram',
         'go_gc_pause_seconds_bucket{pid="7",le="0.0001"} 5',
@@ -47,6 +52,8 @@ describe('exposition', () => {
     s.update([gauge('a', 1, 0, { p: '1' })], 0);
     s.update([gauge('a', 2, 0, { p: '2' }), counter('a', 5, 0)], 900);
     expect(s.conflicts).toBe(1);
+    s.update([hist('h', [1], [1, 0], 1, 0), hist('h', [], [1], 1, 0, { p: '2' })], 900);
+    expect(s.conflicts).toBe(2);
     s.expire(1500);
     expect(s.render('text')).toContain('a{p="2"} 2');
     expect(s.render('text')).not.toContain('p="1"');

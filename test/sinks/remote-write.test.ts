@@ -44,6 +44,14 @@ describe('remote_write encoder', () => {
     ]);
     expect(wire.map((w) => w.value)).toEqual([1, 3, 3, 3]);
   });
+
+  it('spells a histogram without bounds as a summary without quantiles: _sum and _count, as a scrape of it stores them', () => {
+    const wire = toWireSamples(hist('go_gc_duration_seconds', [], [4], 0.002, 1000, { pid: '7' }));
+    expect(wire.map((w) => [w.labels[0]![1], w.value])).toEqual([
+      ['go_gc_duration_seconds_sum', 0.002],
+      ['go_gc_duration_seconds_count', 4],
+    ]);
+  });
 });
 
 describe('remote_write sink against a decoding receiver (compliance checks)', () => {

@@ -261,10 +261,10 @@ export class GoRuntimeMaps {
       const pauseSum = gcPauseSums.get(p.pid);
       if (opts.names === 'client_golang' && opts.metrics.has('gc_cycles') && pauseSum !== undefined) {
         // client_golang's go_gc_duration_seconds summary counts GC cycles and sums their pauses
-        // (debug.ReadGCStats); its quantile series are not made up here (docs/go-runtime.md).
-        const summary = 'GC pauses as client_golang’s go_gc_duration_seconds summary counts them: _count GC cycles, _sum their stop-the-world seconds since the process started';
-        out.push({ kind: 'gauge', name: 'go_gc_duration_seconds_count', labels: p.labels, timestamp: now, value: cycles, help: summary });
-        out.push({ kind: 'gauge', name: 'go_gc_duration_seconds_sum', labels: p.labels, timestamp: now, value: (p.seed?.gcPauseSeconds ?? 0) + pauseSum, help: summary });
+        // (debug.ReadGCStats); a histogram without bounds is exposed as that summary, _sum and
+        // _count; its quantile series are not made up here (docs/go-runtime.md).
+        const help = 'GC pauses as client_golang’s go_gc_duration_seconds summary counts them: _count GC cycles, _sum their stop-the-world seconds since the process started';
+        out.push({ kind: 'histogram', name: 'go_gc_duration_seconds', labels: p.labels, timestamp: now, bounds: [], counts: [cycles], sum: (p.seed?.gcPauseSeconds ?? 0) + pauseSum, count: cycles, help });
       }
       if (opts.metrics.has('alloc')) {
         const bytes = opts.allocMode === 'exact' ? (exactBytes!.get(p.pid) ?? 0) + get(C_ALLOC_LARGE) : (spans.get(p.pid)?.bytes ?? 0);

@@ -27,6 +27,12 @@ const CLIENT_GOLANG: Readonly<Record<string, string>> = {
   /** One histogram per process, its phases summed (by the reader), as /sched/pauses/total/gc:seconds is. */
   go_gc_pause_seconds: 'go_sched_pauses_total_gc_seconds',
   go_sched_pauses_other_seconds: 'go_sched_pauses_total_other_seconds',
+  /**
+   * Neither client_golang nor runtime/metrics counts non-idle Ms; named the way
+   * runtime/metrics names its thread gauges (/sched/gomaxprocs:threads), which also keeps
+   * promtool's lint clean where the seed's _count suffix is not.
+   */
+  go_sched_m_nonidle_count: 'go_sched_nonidle_threads',
 };
 
 /** Seed name → [semantic-conventions name, its unit (UCUM, as the conventions give it), its Prometheus form]. */

@@ -76,7 +76,7 @@ describe('deployment manifests', () => {
 
   it('ship a pipeline.yaml that probeflow validates, in every ConfigMap', () => {
     const loader = new ConfigLoader(builtinRegistry());
-    const maps = all.filter((d) => d.doc.kind === 'ConfigMap');
+    const maps = all.filter((d) => d.doc.kind === 'ConfigMap' && !d.doc.metadata.name.endsWith('-grafana-dashboards'));
     expect(maps.length).toBe(4);
     for (const { doc, source } of maps) {
       const file = join(mkdtempSync(join(tmpdir(), 'pf-cm-')), 'pipeline.yaml');
@@ -85,6 +85,23 @@ describe('deployment manifests', () => {
       expect(issues.filter((i) => i.severity === 'error').map(formatIssue), source).toEqual([]);
       expect(topology, source).toBeDefined();
     }
+  });
+
+  it('ship the Grafana dashboards of deploy/grafana as a ConfigMap the kube-prometheus-stack sidecar loads', () => {
+    for (const label of new Set(rendered.map((r) => r.source))) {
+      const maps = all.filter((d) => d.source === label && d.doc.metadata?.name === 'probeflow-grafana-dashboards');
+      expect(maps, label).toHaveLength(1);
+      const cm = maps[0]!.doc;
+      expect(cm.metadata.labels).toEqual({ grafana_dashboard: '1' });
+      // Byte for byte the files the scraped test runs every query of, each a dashboard.
+      expect(cm.data['probeflow-go-runtime.json']).toBe(readFileSync(join(ROOT, 'deploy/grafana/go-runtime.json'), 'utf8').replace(/\n$/, ''));
+      expect(cm.data['probeflow-agent.json']).toBe(readFileSync(join(ROOT, 'deploy/grafana/probeflow-agent.json'), 'utf8').replace(/\n$/, ''));
+      for (const json of Object.values(cm.data as Record<string, string>)) expect(JSON.parse(json).templating.list[0].name).toBe('datasource');
+      // A ConfigMap holds at most 1 MiB.
+      expect(JSON.stringify(cm).length).toBeLessThan(1 << 20);
+    }
+    const off = renderChart(chart, { grafanaDashboards: { enabled: false } }).flatMap((t) => docs(t, 'dashboards off'));
+    expect(off.some((d) => d.metadata?.name === 'probeflow-grafana-dashboards')).toBe(false);
   });
 
   it('mount the config as a directory (never subPath) and give the agent what it needs', () => {

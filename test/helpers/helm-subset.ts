@@ -5,13 +5,14 @@ import { parse, stringify } from 'yaml';
 /**
  * Renders our Helm chart with the subset of Helm's template language it is written in:
  * `{{ .Values.x }}`, `{{ .Release.Name }}`, `{{ .Release.Namespace }}`, `{{ quote X }}`,
- * `{{ toYaml X | nindent N }}`, `{{ if X }}…{{ else }}…{{ end }}`, and `{{-`/`-}}` trimming.
+ * `{{ toYaml X | nindent N }}`, `{{ .Files.Get "path" | nindent N }}` (a file under the chart,
+ * symlinks followed as Helm follows them), `{{ if X }}…{{ else }}…{{ end }}`, and `{{-`/`-}}` trimming.
  * Anything else throws, so the chart cannot drift outside what this test can check. (No helm
  * binary is installable here; with one, `helm template` renders the same chart.)
  */
 export function renderChart(chartDir: string, values: Record<string, unknown> = {}, release = { Name: 'probeflow', Namespace: 'probeflow' }): string[] {
   const defaults = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as Record<string, unknown>;
-  const ctx = { Values: merge(defaults, values), Release: release, Chart: parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')) };
+  const ctx = { Values: merge(defaults, values), Release: release, Chart: parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')), chartDir };
   return readdirSync(join(chartDir, 'templates'))
     .filter((f) => f.endsWith('.yaml'))
     .sort()
@@ -61,6 +62,7 @@ function render(text: string, ctx: Record<string, unknown>, file: string): strin
     }
     const a = p.action;
     let mm: RegExpExecArray | null;
+    const indented = (text: string, n: string) => '\n' + text.split('\n').map((l) => ' '.repeat(Number(n)) + l).join('\n');
     if ((mm = /^if (\S+)$/.exec(a))) {
       const v = Boolean(lookup(ctx, mm[1]!, file));
       stack.push({ active: v, taken: v });
@@ -70,9 +72,10 @@ function render(text: string, ctx: Record<string, unknown>, file: string): strin
     } else if (a === 'end') stack.pop();
     else if (!active()) continue;
     else if ((mm = /^toYaml (\S+) \| nindent (\d+)$/.exec(a))) {
-      const pad = ' '.repeat(Number(mm[2]));
-      const y = stringify(lookup(ctx, mm[1]!, file)).replace(/\n$/, '');
-      out.push('\n' + y.split('\n').map((l) => pad + l).join('\n'));
+      out.push(indented(stringify(lookup(ctx, mm[1]!, file)).replace(/\n$/, ''), mm[2]!));
+    } else if ((mm = /^\.Files\.Get "([^"]+)" \| nindent (\d+)$/.exec(a))) {
+      // Helm's Files.Get gives "" for a missing file; a test is better served by the error.
+      out.push(indented(readFileSync(join(ctx.chartDir as string, mm[1]!), 'utf8'), mm[2]!));
     } else if ((mm = /^quote (\S+)$/.exec(a))) out.push(JSON.stringify(String(lookup(ctx, mm[1]!, file) ?? '')));
     else if (/^\.[\w.]+$/.test(a)) out.push(String(lookup(ctx, a, file) ?? ''));
     else throw new Error(`${file}: "{{ ${a} }}" is outside the template subset this chart uses`);

@@ -174,3 +174,20 @@ function panelJson(p: PanelSpec, id: number, gridPos: Json): Json {
       };
   }
 }
+
+/**
+ * The dashboard's panels as the Markdown docs/dashboards.md shows between its
+ * `<!-- panels:NAME -->` markers: a dashboard cannot be pictured here without Grafana, so
+ * the docs describe each panel, in the words Grafana shows on it.
+ */
+export function panelsMarkdown(d: DashboardSpec): string {
+  const cell = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+  const matchers = d.variables.map((v) => `${v.name}=~"$${v.name}"`).join(', ');
+  const out = [`Variables: ${d.variables.map((v) => `\`${v.name}\``).join(', ')} (and \`datasource\`); \`…\` in a query's selector stands for their matchers, \`${matchers}\`.`, ''];
+  for (const row of d.rows) {
+    out.push(`**${row.title}**`, '', '| Panel | What it shows | Queries |', '|---|---|---|');
+    for (const p of row.panels) out.push(`| ${cell(p.title)} (${p.kind}) | ${cell(p.description)} | ${p.queries.map((q) => `\`${cell(q.expr.replaceAll(matchers, '…'))}\``).join('<br>')} |`);
+    out.push('');
+  }
+  return out.join('\n');
+}

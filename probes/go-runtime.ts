@@ -107,7 +107,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
     const metrics = new Set(config.metrics ?? DEFAULT_METRICS);
     const allocMode = config.alloc_mode ?? 'cheap';
     const names = config.names ?? 'seed';
-    const { intervalMs, rescanMs, labels: which } = scanOptions(config);
+    const { intervalMs, rescanMs, labels: which, podKeys } = scanOptions(config);
     const points: PointName[] = [];
     const wake = config.wake ?? 'ready';
     if (metrics.has('blocked')) points.push('park', ...(wake === 'casgstatus' ? (['wake'] as const) : (['ready', 'injectglist'] as const)));
@@ -122,7 +122,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
     return {
       samples: () =>
         new Observable<Sample[]>((subscriber) =>
-          runProcessProbe(subscriber, ctx, { intervalMs, rescanMs, labels: which, target: config.target ?? {} }, ({ labelsOf }) => {
+          runProcessProbe(subscriber, ctx, { intervalMs, rescanMs, labels: which, ...(podKeys ? { podKeys } : {}), target: config.target ?? {} }, ({ labelsOf }) => {
             requireFeature('uprobe');
             const maps = new GoRuntimeMaps(config.max_processes);
             const binaries = new BinaryLinks<GoBinary>((b) => maps.obj.detach(b.links), ctx.log, 'Go runtime probes');

@@ -306,6 +306,14 @@ export interface GoRuntimeProbeConfig {
    */
   labels?: ('pid' | 'comm' | 'exe' | 'container_id' | 'namespace' | 'pod' | 'container')[];
   /**
+   * Labels of the process's pod to put on its series, as label_<key> with characters outside [a-zA-Z0-9_] as _ (kube-state-metrics' spelling: app.kubernetes.io/name → label_app_kubernetes_io_name). Off by default: every distinct value is a new series. A pod without the label gets none.
+   */
+  k8s_labels?: string[];
+  /**
+   * Annotations of the process's pod to put on its series, as annotation_<key> (spelled as k8s_labels). Values over 1 KiB are not kept.
+   */
+  k8s_annotations?: string[];
+  /**
    * How many processes the probe can follow at once (the size of its in-kernel process map). Past it, further processes are skipped with a warning naming this option.
    */
   max_processes?: number;
@@ -375,6 +383,14 @@ export interface KprobeProbeConfig {
    * Process labels on every series; namespace, pod and container are set on Kubernetes nodes when the pod is known.
    */
   labels?: ('pid' | 'comm' | 'exe' | 'container_id' | 'namespace' | 'pod' | 'container')[];
+  /**
+   * Labels of the process's pod to put on its series, as label_<key> with characters outside [a-zA-Z0-9_] as _ (kube-state-metrics' spelling: app.kubernetes.io/name → label_app_kubernetes_io_name). Off by default: every distinct value is a new series. A pod without the label gets none.
+   */
+  k8s_labels?: string[];
+  /**
+   * Annotations of the process's pod to put on its series, as annotation_<key> (spelled as k8s_labels). Values over 1 KiB are not kept.
+   */
+  k8s_annotations?: string[];
 }
 
 /**
@@ -435,6 +451,14 @@ export interface RawTracepointProbeConfig {
    * Process labels on every series; namespace, pod and container are set on Kubernetes nodes when the pod is known.
    */
   labels?: ('pid' | 'comm' | 'exe' | 'container_id' | 'namespace' | 'pod' | 'container')[];
+  /**
+   * Labels of the process's pod to put on its series, as label_<key> with characters outside [a-zA-Z0-9_] as _ (kube-state-metrics' spelling: app.kubernetes.io/name → label_app_kubernetes_io_name). Off by default: every distinct value is a new series. A pod without the label gets none.
+   */
+  k8s_labels?: string[];
+  /**
+   * Annotations of the process's pod to put on its series, as annotation_<key> (spelled as k8s_labels). Values over 1 KiB are not kept.
+   */
+  k8s_annotations?: string[];
 }
 
 /**
@@ -642,6 +666,14 @@ export interface TracepointProbeConfig {
    * Process labels on every series; namespace, pod and container are set on Kubernetes nodes when the pod is known.
    */
   labels?: ('pid' | 'comm' | 'exe' | 'container_id' | 'namespace' | 'pod' | 'container')[];
+  /**
+   * Labels of the process's pod to put on its series, as label_<key> with characters outside [a-zA-Z0-9_] as _ (kube-state-metrics' spelling: app.kubernetes.io/name → label_app_kubernetes_io_name). Off by default: every distinct value is a new series. A pod without the label gets none.
+   */
+  k8s_labels?: string[];
+  /**
+   * Annotations of the process's pod to put on its series, as annotation_<key> (spelled as k8s_labels). Values over 1 KiB are not kept.
+   */
+  k8s_annotations?: string[];
 }
 
 /**
@@ -866,6 +898,14 @@ export interface UprobeProbeConfig {
    * Process labels on every series; namespace, pod and container are set on Kubernetes nodes when the pod is known.
    */
   labels?: ('pid' | 'comm' | 'exe' | 'container_id' | 'namespace' | 'pod' | 'container')[];
+  /**
+   * Labels of the process's pod to put on its series, as label_<key> with characters outside [a-zA-Z0-9_] as _ (kube-state-metrics' spelling: app.kubernetes.io/name → label_app_kubernetes_io_name). Off by default: every distinct value is a new series. A pod without the label gets none.
+   */
+  k8s_labels?: string[];
+  /**
+   * Annotations of the process's pod to put on its series, as annotation_<key> (spelled as k8s_labels). Values over 1 KiB are not kept.
+   */
+  k8s_annotations?: string[];
 }
 
 /**

@@ -10,7 +10,7 @@ describe('PidLabels', () => {
   it('a reused pid is another process: reported as the old one gone, then labelled afresh', () => {
     const proc = mkdtempSync(join(tmpdir(), 'pf-proc-'));
     fakeProcess(proc, 4242, 'old-service', 1000);
-    const labels = new PidLabels(['pid', 'comm'], undefined, proc);
+    const labels = new PidLabels(['pid', 'comm'], undefined, undefined, proc);
     expect(labels.get(4242)).toEqual({ pid: '4242', comm: 'old-service' });
     expect(labels.forgetExited([4242])).toEqual([]);
     // The process exits and the kernel hands its pid to a new one between two reads.

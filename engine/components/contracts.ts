@@ -23,7 +23,7 @@ export interface ConfigProblem {
 }
 
 /** namespace/pod/container of the pod a cgroup belongs to, when running on Kubernetes. */
-export type PodLookup = (cgroup: string) => { namespace: string; pod: string; container?: string } | undefined;
+export type PodLookup = (cgroup: string) => { namespace: string; pod: string; container?: string; labels?: Readonly<Record<string, string>>; annotations?: Readonly<Record<string, string>> } | undefined;
 
 export interface ComponentContext {
   /** The component's id in pipeline.yaml (for pipelines-scoped stages: "<pipeline>.stages[i]"). */

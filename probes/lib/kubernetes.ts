@@ -1,97 +1,117 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { got, type Got } from 'got';
 import type { Logger } from '../../engine/util/log.js';
+import { ListWatch, type KubeObject, type WatchStats } from './kubernetes-watch.js';
 import { containerIdOf, podUidOf } from './processes.js';
 
 export interface PodMetadata {
   namespace: string;
   pod: string;
   container?: string;
+  /** The pod's labels and annotations, for probes' k8s_labels / k8s_annotations. */
+  labels?: Readonly<Record<string, string>>;
+  annotations?: Readonly<Record<string, string>>;
 }
 
 export interface KubernetesOptions {
   /** API server base URL; default: in-cluster (KUBERNETES_SERVICE_HOST/PORT). */
   apiUrl?: string;
   token?: string;
+  /** Read before every request: kubelet rotates projected ServiceAccount tokens. */
+  tokenFile?: string;
   ca?: string;
-  /** Only pods of this node are listed (NODE_NAME from the downward API). */
+  /** Only pods of this node are watched (NODE_NAME from the downward API). */
   nodeName?: string;
-  refreshMs?: number;
+  /** For tests: backoff bounds and the watch's server-side timeout. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  watchTimeoutSeconds?: number;
 }
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
-interface PodList {
-  items: {
-    metadata: { name: string; namespace: string; uid: string };
-    status?: { containerStatuses?: { name: string; containerID?: string }[]; initContainerStatuses?: { name: string; containerID?: string }[] };
-  }[];
+interface Pod extends KubeObject {
+  status?: { containerStatuses?: { name: string; containerID?: string }[]; initContainerStatuses?: { name: string; containerID?: string }[] };
+}
+
+interface CachedPod {
+  namespace: string;
+  pod: string;
+  containers: Map<string, string>;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 /**
  * namespace/pod/container for processes, from the pod uid and container id in their cgroup
- * path and a cached list of this node's pods from the API server. Outside a cluster it is
- * inert. A lookup never waits on the network: it answers from the cache, which a timer
- * refreshes, so probes' read loops never block on the API server.
+ * path and a watched cache of this node's pods (LIST once, then WATCH: see kubernetes-watch).
+ * Outside a cluster it is inert. A lookup never waits on the network: it answers from the
+ * cache, so probes' read loops never block on the API server; when the API server is away the
+ * last known pods are kept.
  */
 export class KubernetesMetadata {
-  private readonly client?: Got;
-  private byUid = new Map<string, { namespace: string; pod: string; containers: Map<string, string> }>();
-  private timer?: NodeJS.Timeout;
+  private readonly watch?: ListWatch<Pod>;
+  private readonly byUid = new Map<string, CachedPod>();
   private lastError?: string;
 
   constructor(
     private readonly log: Logger,
-    private readonly opts: KubernetesOptions = fromEnvironment(),
+    opts: KubernetesOptions = fromEnvironment(),
   ) {
     if (!opts.apiUrl) return;
-    this.client = got.extend({
-      prefixUrl: opts.apiUrl,
-      headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
-      https: opts.ca ? { certificateAuthority: opts.ca } : {},
-      timeout: { request: 5000 },
-      retry: { limit: 1 },
-    });
+    this.watch = new ListWatch<Pod>(
+      {
+        apiUrl: opts.apiUrl,
+        path: 'api/v1/pods',
+        ...(opts.nodeName ? { fieldSelector: `spec.nodeName=${opts.nodeName}` } : {}),
+        ...(opts.token ? { token: opts.token } : {}),
+        ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}),
+        ...(opts.ca ? { ca: opts.ca } : {}),
+        ...(opts.minBackoffMs !== undefined ? { minBackoffMs: opts.minBackoffMs } : {}),
+        ...(opts.maxBackoffMs !== undefined ? { maxBackoffMs: opts.maxBackoffMs } : {}),
+        ...(opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),
+      },
+      {
+        replace: (pods) => {
+          this.byUid.clear();
+          for (const p of pods) this.byUid.set(p.metadata.uid, cached(p));
+        },
+        upsert: (p) => void this.byUid.set(p.metadata.uid, cached(p)),
+        remove: (p) => void this.byUid.delete(p.metadata.uid),
+        error: (message, hint) => {
+          // Say so once per distinct failure, not at every retry.
+          if (message !== this.lastError) this.log.warn('cannot watch pods on the API server; keeping the last known pods', { error: message, hint });
+          this.lastError = message;
+        },
+        recovered: () => {
+          this.lastError = undefined;
+          this.log.info('watching pods again', { pods: this.byUid.size });
+        },
+      },
+    );
   }
 
   get enabled(): boolean {
-    return this.client !== undefined;
+    return this.watch !== undefined;
   }
 
+  /** LIST+WATCH counts, for tests and status. */
+  get stats(): WatchStats | undefined {
+    return this.watch?.stats;
+  }
+
+  get podCount(): number {
+    return this.byUid.size;
+  }
+
+  /** Resolves once the first LIST is in (or failed: the watch keeps retrying). */
   async start(): Promise<void> {
-    if (!this.client) return;
-    await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.opts.refreshMs ?? 30_000);
-    this.timer.unref();
+    if (!this.watch) return;
+    await this.watch.start();
+    if (this.watch.stats.lists > 0 && this.lastError === undefined) this.log.info('watching this node’s pods', { pods: this.byUid.size });
   }
 
   stop(): void {
-    clearInterval(this.timer);
-  }
-
-  async refresh(): Promise<void> {
-    if (!this.client) return;
-    try {
-      const searchParams = this.opts.nodeName ? { fieldSelector: `spec.nodeName=${this.opts.nodeName}` } : {};
-      const list = await this.client.get('api/v1/pods', { searchParams }).json<PodList>();
-      const next = new Map<string, { namespace: string; pod: string; containers: Map<string, string> }>();
-      for (const item of list.items) {
-        const containers = new Map<string, string>();
-        for (const c of [...(item.status?.containerStatuses ?? []), ...(item.status?.initContainerStatuses ?? [])]) {
-          const id = c.containerID?.replace(/^[a-z-]+:\/\//, '');
-          if (id) containers.set(id, c.name);
-        }
-        next.set(item.metadata.uid, { namespace: item.metadata.namespace, pod: item.metadata.name, containers });
-      }
-      this.byUid = next;
-      if (this.lastError) this.log.info('kubernetes metadata available again', { pods: next.size });
-      this.lastError = undefined;
-    } catch (e) {
-      const msg = (e as Error).message;
-      // Keep the last good cache; say so once per distinct failure, not every refresh.
-      if (msg !== this.lastError) this.log.warn('cannot list pods from the API server; keeping cached pod labels', { error: msg, hint: 'the ServiceAccount needs get/list on pods' });
-      this.lastError = msg;
-    }
+    this.watch?.stop();
   }
 
   /** Pod metadata for a process's cgroup, if it runs in a known pod. */
@@ -101,8 +121,34 @@ export class KubernetesMetadata {
     if (!pod) return undefined;
     const cid = containerIdOf(cgroup);
     const container = cid ? pod.containers.get(cid) : undefined;
-    return { namespace: pod.namespace, pod: pod.pod, ...(container ? { container } : {}) };
+    return { namespace: pod.namespace, pod: pod.pod, ...(container ? { container } : {}), ...(pod.labels ? { labels: pod.labels } : {}), ...(pod.annotations ? { annotations: pod.annotations } : {}) };
   }
+}
+
+/** What a lookup needs of a pod, not the whole object: a node's pods stay a few KB. */
+function cached(p: Pod): CachedPod {
+  const containers = new Map<string, string>();
+  for (const c of [...(p.status?.containerStatuses ?? []), ...(p.status?.initContainerStatuses ?? [])]) {
+    const id = c.containerID?.replace(/^[a-z-]+:\/\//, '');
+    if (id) containers.set(id, c.name);
+  }
+  return {
+    namespace: p.metadata.namespace ?? '',
+    pod: p.metadata.name,
+    containers,
+    ...(p.metadata.labels ? { labels: p.metadata.labels } : {}),
+    ...(p.metadata.annotations ? { annotations: shortValues(p.metadata.annotations) } : {}),
+  };
+}
+
+/**
+ * Annotations short enough to be a label value: kubectl's last-applied-configuration and the
+ * like hold whole manifests, which would be most of the cache and no use on a series.
+ */
+function shortValues(a: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(a)) if (v.length <= 1024) out[k] = v;
+  return out;
 }
 
 function fromEnvironment(): KubernetesOptions {
@@ -111,7 +157,7 @@ function fromEnvironment(): KubernetesOptions {
   if (!host || !existsSync(`${SA_DIR}/token`)) return {};
   return {
     apiUrl: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    token: readFileSync(`${SA_DIR}/token`, 'utf8').trim(),
+    tokenFile: `${SA_DIR}/token`,
     ...(existsSync(`${SA_DIR}/ca.crt`) ? { ca: readFileSync(`${SA_DIR}/ca.crt`, 'utf8') } : {}),
     ...(process.env.NODE_NAME ? { nodeName: process.env.NODE_NAME } : {}),
   };

@@ -1,6 +1,6 @@
 import type { PodLookup } from '../../engine/components/contracts.js';
 import type { Labels } from '../../engine/model/sample.js';
-import { processLabels, type ProcessLabel } from './process-labels.js';
+import { processLabels, type PodKeys, type ProcessLabel } from './process-labels.js';
 import { readProcess, readStartTime } from './processes.js';
 
 /**
@@ -15,6 +15,7 @@ export class PidLabels {
   constructor(
     private readonly which: readonly ProcessLabel[],
     private readonly pods?: PodLookup,
+    private readonly podKeys?: PodKeys,
     private readonly proc = '/proc',
   ) {}
 
@@ -22,7 +23,7 @@ export class PidLabels {
     let e = this.cache.get(pid);
     if (!e) {
       const p = readProcess(pid, this.proc);
-      const labels = p ? processLabels(p, this.which, this.pods) : processLabels({ pid, comm: comm ?? '', exe: '', binaryId: '', startTime: 0, cgroup: '' }, this.which.filter((k) => k === 'pid' || k === 'comm'));
+      const labels = p ? processLabels(p, this.which, this.pods, this.podKeys) : processLabels({ pid, comm: comm ?? '', exe: '', binaryId: '', startTime: 0, cgroup: '' }, this.which.filter((k) => k === 'pid' || k === 'comm'));
       e = { labels, startTime: p?.startTime };
       this.cache.set(pid, e);
     }

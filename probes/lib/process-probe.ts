@@ -4,7 +4,7 @@ import type { MapFullError } from '../../engine/bpf/bpf-object.js';
 import type { Labels, Sample } from '../../engine/model/sample.js';
 import { forEachProcess, guarded } from './guarded.js';
 import { PidLabels } from './pid-labels.js';
-import { ProcessLabeler, type ProcessLabel } from './process-labels.js';
+import { ProcessLabeler, type PodKeys, type ProcessLabel } from './process-labels.js';
 import type { ProcessInfo } from './processes.js';
 import { watchTargets, type TargetChange, type TargetConfig } from './target.js';
 
@@ -41,6 +41,7 @@ export interface ProcessProbeOptions {
   intervalMs: number;
   rescanMs: number;
   labels: readonly ProcessLabel[];
+  podKeys?: PodKeys;
   /** Which processes; without, the probe counts every process (kernel-wide). */
   target?: TargetConfig;
 }
@@ -62,8 +63,8 @@ export function runProcessProbe(
   opts: ProcessProbeOptions,
   makeHooks: (runtime: ProcessProbeRuntime) => ProcessProbeHooks,
 ): TeardownLogic {
-  const targeted = new ProcessLabeler(opts.labels, ctx.pods);
-  const wide = new PidLabels(opts.labels, ctx.pods);
+  const targeted = new ProcessLabeler(opts.labels, ctx.pods, opts.podKeys);
+  const wide = new PidLabels(opts.labels, ctx.pods, opts.podKeys);
   const runtime: ProcessProbeRuntime = {
     labelsOf: opts.target ? (pid) => targeted.get(pid) : (pid, comm) => wide.get(pid, comm),
   };

@@ -6,7 +6,7 @@ import type { OtlpSinkConfig } from '../schemas/types.generated.js';
 import { classifyOtlpHttp, DeliveryError } from './lib/delivery-error.js';
 import { DeliveryQueue } from './lib/delivery-queue.js';
 import { authProblems, httpClient, post } from './lib/http-client.js';
-import { decodeExportResponse, encodeExportRequest, OtlpPointBuilder, type OtlpPoint } from './lib/otlp-encoder.js';
+import { OtlpPointBuilder, type OtlpPoint } from './lib/otlp-points.js';
 import { queueOptions } from './lib/queue-options.js';
 
 export const otlpSink: SinkFactory<OtlpSinkConfig> = {
@@ -28,6 +28,8 @@ export const otlpSink: SinkFactory<OtlpSinkConfig> = {
     const partialSeen = new Set<string>();
     const queue = new DeliveryQueue<OtlpPoint>(
       queueOptions(config.queue, ctx, async (batch) => {
+        // protobufjs loads with the first batch, not with every agent.
+        const { decodeExportResponse, encodeExportRequest } = await import('./lib/otlp-encoder.js');
         const body = encodeExportRequest(batch);
         const headers: Record<string, string> = { 'content-type': 'application/x-protobuf', ...(gzip ? { 'content-encoding': 'gzip' } : {}), ...authHeaders() };
         const res = await post(client, config.endpoint, gzip ? gzipSync(body) : body, headers, classifyOtlpHttp);

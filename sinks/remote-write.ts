@@ -5,7 +5,7 @@ import { kinds } from '../engine/model/kinds.js';
 import { DeliveryQueue } from './lib/delivery-queue.js';
 import { authProblems, httpClient, post, remoteWriteRules } from './lib/http-client.js';
 import { queueOptions } from './lib/queue-options.js';
-import { encodeWriteRequest, toWireSamples, type WireSample } from './lib/remote-write-encoder.js';
+import { toWireSamples, type WireSample } from './lib/remote-write-samples.js';
 
 /** The headers remote_write 1.0 requires of a sender. */
 export const REMOTE_WRITE_HEADERS = {
@@ -26,6 +26,8 @@ export const remoteWriteSink: SinkFactory<RemoteWriteSinkConfig> = {
     const rules = remoteWriteRules({ retryOn429: config.queue?.retry_on_http_429 ?? false });
     const queue = new DeliveryQueue<WireSample>(
       queueOptions(config.queue, ctx, async (batch) => {
+        // protobufjs and snappy load with the first batch, not with every agent.
+        const { encodeWriteRequest } = await import('./lib/remote-write-encoder.js');
         await post(client, config.url, encodeWriteRequest(batch), { ...REMOTE_WRITE_HEADERS, ...authHeaders() }, rules);
       }),
     );

@@ -1,6 +1,6 @@
 import type { Labels, Sample } from '../../engine/model/sample.js';
 import { labelsKey } from '../../engine/model/sample.js';
-import { formatLe } from './remote-write-encoder.js';
+import { formatLe } from './remote-write-samples.js';
 
 type Kind = 'counter' | 'gauge' | 'histogram' | 'summary';
 

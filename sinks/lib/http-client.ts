@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { got, RequestError, type Got } from 'got';
+import type { Got } from 'got';
 import { PACKAGE_VERSION } from '../../engine/util/package-root.js';
 import { parseDuration } from '../../engine/util/duration.js';
 import type { ConfigProblem } from '../../engine/components/contracts.js';
@@ -24,12 +24,16 @@ export function authProblems(c: HttpClientConfig): ConfigProblem[] {
 
 export const USER_AGENT = `probeflow/${PACKAGE_VERSION}`;
 
+/** A sink's got instance, made at its first request: got costs ~20 MB of RSS, which an agent without a push sink never pays. */
+export type LazyClient = () => Promise<Got>;
+
 /**
  * A got instance for one sink: auth, TLS and timeouts from config, no retries of its own
  * (the delivery queue decides), errors turned into DeliveryErrors. Token files are read per
- * request so a rotated Secret is picked up without a restart.
+ * request so a rotated Secret is picked up without a restart; TLS files are read now, so a
+ * missing one fails the sink's creation, not its first send.
  */
-export function httpClient(c: HttpClientConfig): { client: Got; authHeaders: () => Record<string, string> } {
+export function httpClient(c: HttpClientConfig): { client: LazyClient; authHeaders: () => Record<string, string> } {
   const authHeaders = (): Record<string, string> => {
     if (c.bearer_token_file) return { authorization: `Bearer ${readFileSync(c.bearer_token_file, 'utf8').trim()}` };
     if (c.bearer_token) return { authorization: `Bearer ${c.bearer_token}` };
@@ -39,7 +43,7 @@ export function httpClient(c: HttpClientConfig): { client: Got; authHeaders: () 
     }
     return {};
   };
-  const client = got.extend({
+  const options = {
     headers: { 'user-agent': USER_AGENT, ...(c.headers ?? {}) },
     timeout: { request: parseDuration(c.timeout ?? '30s') },
     retry: { limit: 0 },
@@ -50,7 +54,9 @@ export function httpClient(c: HttpClientConfig): { client: Got; authHeaders: () 
       ...(c.tls?.key_file ? { key: readFileSync(c.tls.key_file) } : {}),
       rejectUnauthorized: !c.tls?.insecure_skip_verify,
     },
-  });
+  };
+  let made: Promise<Got> | undefined;
+  const client: LazyClient = () => (made ??= import('got').then(({ got }) => got.extend(options)));
   return { client, authHeaders };
 }
 
@@ -70,13 +76,15 @@ export const remoteWriteRules =
     classifyHttp(status, opts, retryAfter, body);
 
 /** POSTs and maps the outcome onto the protocol's retry rules; resolves only on 2xx. */
-export async function post(client: Got, url: string, body: Buffer | string, headers: Record<string, string>, classify: HttpClassifier): Promise<PostResponse> {
+export async function post(client: LazyClient, url: string, body: Buffer | string, headers: Record<string, string>, classify: HttpClassifier): Promise<PostResponse> {
+  const got = await client();
   let res;
   try {
-    res = await client.post(url, { body, headers, responseType: 'buffer' });
+    res = await got.post(url, { body, headers, responseType: 'buffer' });
   } catch (e) {
-    const code = e instanceof RequestError ? e.code : undefined;
-    throw new DeliveryError(`network error${code ? ` ${code}` : ''}: ${(e as Error).message}`, true);
+    // got's RequestError carries the socket's code (ECONNREFUSED, ETIMEDOUT…).
+    const code = (e as { code?: unknown }).code;
+    throw new DeliveryError(`network error${typeof code === 'string' ? ` ${code}` : ''}: ${(e as Error).message}`, true);
   }
   if (res.statusCode >= 200 && res.statusCode < 300) return { body: res.body, contentType: String(res.headers['content-type'] ?? '') };
   const retryAfter = res.headers['retry-after'];

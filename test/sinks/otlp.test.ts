@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { otlpSink } from '../../sinks/otlp.js';
-import { encodeExportRequest, encodeExportResponse, OtlpPointBuilder, unixNanos } from '../../sinks/lib/otlp-encoder.js';
+import { encodeExportRequest, encodeExportResponse } from '../../sinks/lib/otlp-encoder.js';
+import { OtlpPointBuilder, unixNanos } from '../../sinks/lib/otlp-points.js';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { counter, gauge, hist, testContext } from '../helpers/samples.js';
 import type { OtlpSinkConfig } from '../../schemas/types.generated.js';

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { remoteWriteSink } from '../../sinks/remote-write.js';
-import { encodeWriteRequest, toWireSamples } from '../../sinks/lib/remote-write-encoder.js';
+import { encodeWriteRequest } from '../../sinks/lib/remote-write-encoder.js';
+import { toWireSamples } from '../../sinks/lib/remote-write-samples.js';
 import { waitFor } from '../helpers/cli.js';
 import { RemoteWriteReceiver } from '../helpers/push-receiver.js';
 import { counter, gauge, hist, testContext } from '../helpers/samples.js';

@@ -24,6 +24,7 @@ import { histogramStage } from '../stages/histogram.js';
 import { thresholdStage } from '../stages/threshold.js';
 import { goRuntimePointCost, goRuntimeProbeCost } from './go-runtime-cost.js';
 import { detachCost } from './detach.js';
+import { agentFootprint } from './agent-footprint.js';
 import { churnCost, mapReadCost } from './churn.js';
 import { buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startBpftrace, startWaiting, stopProcess, table } from './lib.js';
 
@@ -205,6 +206,7 @@ const sections: [string, string, () => Promise<string>][] = [
   ['detach', 'Detaching: closing uprobe links, and the agent under node churn', detachCost],
   ['map-read', 'Reading BPF maps: in bulk or entry by entry', mapReadCost],
   ['churn', 'A node\'s churn: 50 Go binaries, 200 processes, half replaced', churnCost],
+  ['footprint', 'The agent\'s memory and CPU on the shipped pipeline', agentFootprint],
 ];
 // `bench/run.ts go-points engine` runs only those sections (for working on one of them).
 const only = process.argv.slice(2);

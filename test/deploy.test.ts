@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +103,21 @@ describe('deployment manifests', () => {
     }
     const off = renderChart(chart, { grafanaDashboards: { enabled: false } }).flatMap((t) => docs(t, 'dashboards off'));
     expect(off.some((d) => d.metadata?.name === 'probeflow-grafana-dashboards')).toBe(false);
+  });
+
+  it('the image carries every file the agent reads from its package at run time', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const copied = [...runtime.matchAll(/^COPY --from=build (.+) \S+$/gm)].flatMap((m) => m[1]!.split(' ').map((p) => p.replace(/^\/src\//, '')));
+    // Every join(PACKAGE_ROOT, 'a', 'b', …) in the sources, up to its first computed part.
+    const sources = execFileSync('git', ['ls-files', 'engine', 'probes', 'sinks', 'stages'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter((f) => f.endsWith('.ts'));
+    const paths = new Set<string>();
+    for (const f of sources) {
+      for (const m of readFileSync(join(ROOT, f), 'utf8').matchAll(/join\(PACKAGE_ROOT((?:, '[^']+')+)/g)) paths.add([...m[1]!.matchAll(/'([^']+)'/g)].map((x) => x[1]).join('/'));
+    }
+    expect(paths).toContain('sinks/lib/otlp-metrics.proto');
+    // A computed tail (bpf/<arch>/…) is covered by the copies under its fixed part.
+    for (const p of paths) expect(copied.some((c) => p === c || p.startsWith(`${c.replace(/\/$/, '')}/`) || c.startsWith(`${p}/`)), `${p} is read at run time but not copied into the image`).toBe(true);
   });
 
   it('mount the config as a directory (never subPath) and give the agent what it needs', () => {

@@ -70,8 +70,13 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
     sample: (name: string, pid: number | string, extra: Record<string, string> = {}) => one(name, pid, extra),
     /** Waits until the probe tracks `pid` (attached, pid filter set). */
     tracking: (pid: number) => waitFor(() => logs.some((l) => l.msg === 'tracking process' && l.fields.pid === pid) || error !== undefined, 10_000, `probe to track pid ${pid}`),
+    /** On a timeout, says what the probe had and logged then, so an intermittent failure explains itself. */
     waitValue: (name: string, pid: number | string, want: number) =>
-      waitFor(() => value(name, pid) === want || error !== undefined, 10_000, `${name}{pid=${pid}} to reach ${want} (last: ${value(name, pid)})`),
+      waitFor(() => value(name, pid) === want || error !== undefined, 10_000, `${name}{pid=${pid}} to reach ${want}`).catch((e: Error) => {
+        const seen = [...latest.values()].filter((s) => s.name === name).map((s) => `${s.labels.pid}=${s.kind === 'histogram' ? s.count : s.value}`);
+        const tail = logs.slice(-15).map((l) => `  ${l.msg} ${JSON.stringify(l.fields)}`);
+        throw new Error(`${e.message} (now: ${value(name, pid)}; ${name} of pids ${seen.join(', ') || 'none'}); the probe's last log lines:\n${tail.join('\n')}`);
+      }),
     stop: () => sub.unsubscribe(),
   };
 }

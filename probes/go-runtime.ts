@@ -3,7 +3,7 @@ import type { ProbeFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { GoRuntimeProbeConfig } from '../schemas/types.generated.js';
 import { requireFeature } from '../engine/bpf/kernel-features.js';
-import type { Labels, Sample, SampleKind } from '../engine/model/sample.js';
+import { withLabel, type Labels, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { BinarySymbols } from './lib/binary-symbols.js';
 import { GoRuntimeMaps, POINTS, type GoProcess, type PointName, type StwPhases } from './lib/go/go-runtime-reader.js';
 import { CALL_LENGTH, callSiteOf } from './lib/go/machine-code.js';
@@ -343,7 +343,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                   if (!t.mem || !t.globals || !t.offsets) continue;
                   try {
                     const g = readRuntimeGauges(t.mem, t.globals, t.offsets);
-                    if (metrics.has('runqueue')) g.runq.forEach((n, i) => batch.push({ kind: 'gauge', name: 'go_sched_p_local_queue_length', labels: { ...t.labels, p: String(i) }, timestamp: now, value: n, help: 'Goroutines in each P’s local run queue (runnext included)' }));
+                    if (metrics.has('runqueue')) g.runq.forEach((n, i) => batch.push({ kind: 'gauge', name: 'go_sched_p_local_queue_length', labels: withLabel(t.labels, 'p', String(i)), timestamp: now, value: n, help: 'Goroutines in each P’s local run queue (runnext included)' }));
                     if (metrics.has('m_nonidle')) batch.push({ kind: 'gauge', name: 'go_sched_m_nonidle_count', labels: t.labels, timestamp: now, value: g.nonIdleMs, help: 'OS threads (Ms) not idle: mcount − nmidle − nmidlelocked − nmsys' });
                     if (metrics.has('threads')) batch.push({ kind: 'gauge', name: 'go_threads', labels: t.labels, timestamp: now, value: g.threads, help: 'OS threads of the Go runtime (Ms), as runtime.mcount() counts them' });
                     if (metrics.has('gomaxprocs')) batch.push({ kind: 'gauge', name: 'go_sched_gomaxprocs_threads', labels: t.labels, timestamp: now, value: g.gomaxprocs, help: 'GOMAXPROCS: Ps the scheduler runs goroutines on (len(runtime.allp)), as /sched/gomaxprocs:threads' });

@@ -90,6 +90,22 @@ export function labelsKey(labels: Labels): string {
   return key;
 }
 
+/**
+ * `labels` plus one label, the same object every time for the same base object, name and
+ * value: a probe that adds reason="…" or p="3" to its process's labels on every read then hands
+ * out one labels object per series, and labelsKey's memo holds across reads.
+ */
+const derived = new WeakMap<Labels, Map<string, Labels>>();
+
+export function withLabel(labels: Labels, name: string, value: string): Labels {
+  let byPair = derived.get(labels);
+  if (!byPair) derived.set(labels, (byPair = new Map()));
+  const pair = `${name}\u0001${value}`;
+  let out = byPair.get(pair);
+  if (!out) byPair.set(pair, (out = { ...labels, [name]: value }));
+  return out;
+}
+
 /** Stable identity of a time series: name plus sorted labels. */
 export function seriesKey(name: string, labels: Labels): string {
   return name + labelsKey(labels);

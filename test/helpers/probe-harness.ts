@@ -54,6 +54,8 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
   return {
     logs,
     latest,
+    /** The first sample of each series (by series key). */
+    firsts,
     events,
     ended,
     value,

@@ -1,5 +1,5 @@
 import { BpfObject, bundledObjectPath, readU64, sumPerCpu, u32 } from '../../../engine/bpf/bpf-object.js';
-import type { HistogramSample, Labels, Sample } from '../../../engine/model/sample.js';
+import { withLabel, type HistogramSample, type Labels, type Sample } from '../../../engine/model/sample.js';
 import { CLASS_TO_SIZE, type GoOffsets } from './offsets.js';
 import type { RuntimeTotals } from './runtime-totals.js';
 import { waitReasonName, waitReasonNames } from './wait-reasons.js';
@@ -78,7 +78,7 @@ function pauseHistogram(p: GoProcess, phase: string | undefined, timestamp: numb
   return {
     kind: 'histogram',
     name: other ? 'go_sched_pauses_other_seconds' : 'go_gc_pause_seconds',
-    labels: other || phase === undefined ? p.labels : { ...p.labels, phase },
+    labels: other || phase === undefined ? p.labels : withLabel(p.labels, 'phase', phase),
     timestamp,
     bounds: STW_BOUNDS,
     counts,
@@ -193,7 +193,7 @@ export class GoRuntimeMaps {
       const m = this.obj.readMap('blocked');
       const seen = new Set<string>();
       const blocked = (p: GoProcess, reason: string, ns: number, n: number) => {
-        const labels = { ...p.labels, reason };
+        const labels = withLabel(p.labels, 'reason', reason);
         counter('go_sched_goroutines_blocked_seconds_total', labels, ns / 1e9, 'Time goroutines spent parked (gopark to wakeup), by wait reason; counted at wakeup');
         counter('go_sched_goroutines_blocked_total', labels, n, 'Completed goroutine parks (wakeups), by wait reason');
         seen.add(`${p.pid}:${reason}`);
@@ -309,7 +309,7 @@ export class GoRuntimeMaps {
       for (const e of byReason.values()) if (e.p === p) seen.add(e.reason);
       for (const reason of seen) {
         const e = byReason.get(`${p.pid}:${reason}`);
-        const labels = { ...p.labels, reason: waitReasonName(p.minor, reason) };
+        const labels = withLabel(p.labels, 'reason', waitReasonName(p.minor, reason));
         out.push({ kind: 'gauge', name: 'go_sched_goroutines_waiting', labels, timestamp: now, value: e?.count ?? 0, help: 'Goroutines parked right now, by wait reason (parked since the probe attached)' });
         out.push({ kind: 'gauge', name: 'go_sched_goroutines_waiting_oldest_seconds', labels, timestamp: now, value: e ? Math.max(0, monoNow - e.oldest) : 0, help: 'How long the longest-parked goroutine of each wait reason has waited' });
       }

@@ -113,8 +113,10 @@ async function engineThroughput(): Promise<string> {
   const rows: string[][] = [];
   for (const batchSize of [100, 1000]) {
     const batches = 2000;
+    // 500 series, one labels object each, as probes hand them out (one per process and label set).
+    const labels = Array.from({ length: 500 }, (_, i) => ({ pid: String(i) }));
     const input: Sample[][] = Array.from({ length: batches }, (_, b) =>
-      Array.from({ length: batchSize }, (_, i) => ({ kind: 'counter' as const, name: 'bench_total', labels: { pid: String(i % 500) }, timestamp: 1000 + b * 1000, value: b * 10 + i })),
+      Array.from({ length: batchSize }, (_, i) => ({ kind: 'counter' as const, name: 'bench_total', labels: labels[i % 500]!, timestamp: 1000 + b * 1000, value: b * 10 + i })),
     );
     const pipeline = (src: ReturnType<typeof from<Sample[][]>>) =>
       src.pipe(

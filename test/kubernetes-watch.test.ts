@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubernetesMetadata } from '../probes/lib/kubernetes.js';
 import { processLabels } from '../probes/lib/process-labels.js';
-import { createLogger } from '../engine/util/log.js';
+import { captureLogger } from './helpers/capture-logger.js';
 import { waitFor } from './helpers/cli.js';
 import { fakeKubeApi, type FakeKubeApi, type FakePod } from './helpers/fake-kube-api.js';
 
@@ -12,15 +12,6 @@ const cid = (c: string) => c.repeat(64).slice(0, 64);
 const pod = (n: number, extra: Partial<FakePod> = {}): FakePod => ({ name: `api-${n}`, namespace: 'shop', uid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, containers: [{ name: 'api', id: cid(String(n)) }], ...extra });
 /** The cgroup of a pod's container as kubelet's systemd driver names it. */
 const cgroupOf = (p: FakePod) => `0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${p.uid.replaceAll('-', '_')}.slice/cri-containerd-${p.containers![0]!.id}.scope`;
-
-function captureLogger() {
-  const lines: { msg: string; fields: Record<string, unknown> }[] = [];
-  const logger = createLogger({ level: 'debug', format: 'json', write: (l) => {
-    const { msg, ...fields } = JSON.parse(l) as { msg: string };
-    lines.push({ msg, fields });
-  } });
-  return { logger, lines };
-}
 
 let api: FakeKubeApi;
 let kube: KubernetesMetadata;

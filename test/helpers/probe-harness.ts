@@ -2,21 +2,13 @@ import type { PodLookup, ProbeFactory } from '../../engine/components/contracts.
 import type { Sample } from '../../engine/model/sample.js';
 import { SelfMetrics } from '../../engine/runtime/self-metrics.js';
 import { seriesKey } from '../../engine/model/sample.js';
-import { createLogger } from '../../engine/util/log.js';
+import { captureLogger } from './capture-logger.js';
 import { WritePolicy } from '../../engine/security/write-policy.js';
 import { waitFor } from './cli.js';
 
 /** Subscribes a real probe and keeps the latest value of each series it reports. */
 export function runProbe(factory: ProbeFactory, config: Record<string, unknown>, extra: { pods?: PodLookup } = {}) {
-  const logs: { msg: string; fields: Record<string, unknown> }[] = [];
-  const log = createLogger({
-    level: 'debug',
-    format: 'json',
-    write: (line) => {
-      const { msg, ...fields } = JSON.parse(line);
-      logs.push({ msg, fields });
-    },
-  });
+  const { logger: log, lines: logs } = captureLogger();
   const latest = new Map<string, Sample>();
   /** The first sample of each series: where a counter started. */
   const firsts = new Map<string, Sample>();

@@ -22,8 +22,18 @@ export interface ConfigProblem {
   message: string;
 }
 
-/** namespace/pod/container of the pod a cgroup belongs to, when running on Kubernetes. */
-export type PodLookup = (cgroup: string) => { namespace: string; pod: string; container?: string; labels?: Readonly<Record<string, string>>; annotations?: Readonly<Record<string, string>> } | undefined;
+/** What a process's pod is, when running on Kubernetes. */
+export interface PodMetadata {
+  namespace: string;
+  pod: string;
+  container?: string;
+  /** The pod's labels and annotations, for probes' k8s_labels / k8s_annotations. */
+  labels?: Readonly<Record<string, string>>;
+  annotations?: Readonly<Record<string, string>>;
+}
+
+/** The pod a cgroup belongs to. */
+export type PodLookup = (cgroup: string) => PodMetadata | undefined;
 
 export interface ComponentContext {
   /** The component's id in pipeline.yaml (for pipelines-scoped stages: "<pipeline>.stages[i]"). */

@@ -76,11 +76,14 @@ export class ListWatch<T extends KubeObject> {
   /** 410s since a watch last delivered: a second means even a fresh LIST's version is gone. */
   private goneInARow = 0;
 
+  private readonly opts: Required<Pick<WatchOptions, 'requestTimeoutMs' | 'minBackoffMs' | 'maxBackoffMs' | 'watchTimeoutSeconds'>> & WatchOptions;
+
   constructor(
-    private readonly opts: WatchOptions,
+    opts: WatchOptions,
     private readonly on: WatchHandlers<T>,
   ) {
-    this.backoffMs = opts.minBackoffMs ?? 1000;
+    this.opts = { requestTimeoutMs: 10_000, minBackoffMs: 1000, maxBackoffMs: 30_000, watchTimeoutSeconds: 300, ...opts };
+    this.backoffMs = this.opts.minBackoffMs;
   }
 
   /** Resolves after the first LIST has filled the cache, or the first failure (the loop keeps trying). */
@@ -125,7 +128,7 @@ export class ListWatch<T extends KubeObject> {
         this.firstList?.resolve();
         this.firstList = undefined;
         await this.sleep(this.backoffMs);
-        this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 30_000);
+        this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs);
       }
     }
   }
@@ -145,7 +148,7 @@ export class ListWatch<T extends KubeObject> {
   private async list(): Promise<void> {
     this.stats.lists++;
     const res = await this.get(this.url({ resourceVersion: '0' }));
-    const body = await readBody(res, this.opts.requestTimeoutMs ?? 10_000);
+    const body = await readBody(res, this.opts.requestTimeoutMs);
     if (res.statusCode !== 200) throw statusError('list', res.statusCode!, body);
     const list = JSON.parse(body) as { metadata?: { resourceVersion?: string }; items?: T[] };
     this.on.replace(list.items ?? []);
@@ -154,14 +157,14 @@ export class ListWatch<T extends KubeObject> {
 
   private async watch(): Promise<void> {
     this.stats.watches++;
-    const min = this.opts.watchTimeoutSeconds ?? 300;
+    const min = this.opts.watchTimeoutSeconds;
     const timeoutSeconds = Math.floor(min + Math.random() * min);
     const res = await this.get(this.url({ watch: '1', resourceVersion: this.resourceVersion!, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) }));
     if (res.statusCode === 410) {
       res.resume();
       throw new GoneError();
     }
-    if (res.statusCode !== 200) throw statusError('watch', res.statusCode!, await readBody(res, this.opts.requestTimeoutMs ?? 10_000));
+    if (res.statusCode !== 200) throw statusError('watch', res.statusCode!, await readBody(res, this.opts.requestTimeoutMs));
     // The server ends the watch after timeoutSeconds; silence well past it is a dead connection.
     res.socket?.setTimeout((timeoutSeconds + 30) * 1000, () => res.destroy(new Error(`watch silent for ${timeoutSeconds + 30} s`)));
     await new Promise<void>((resolve, reject) => {
@@ -209,7 +212,7 @@ export class ListWatch<T extends KubeObject> {
 
   /** Only a watch that delivers resets the backoff: a LIST that works before a watch that fails does not. */
   private progressed(): void {
-    this.backoffMs = this.opts.minBackoffMs ?? 1000;
+    this.backoffMs = this.opts.minBackoffMs;
     this.goneInARow = 0;
     this.recovering();
   }
@@ -224,7 +227,7 @@ export class ListWatch<T extends KubeObject> {
   private get(url: URL): Promise<IncomingMessage> {
     const token = this.opts.tokenFile ? readFileSync(this.opts.tokenFile, 'utf8').trim() : this.opts.token;
     const https = url.protocol === 'https:';
-    const timeoutMs = this.opts.requestTimeoutMs ?? 10_000;
+    const timeoutMs = this.opts.requestTimeoutMs;
     return new Promise((resolve, reject) => {
       const req = (https ? httpsRequest : httpRequest)(url, {
         headers: { accept: 'application/json', 'user-agent': 'probeflow', ...(token ? { authorization: `Bearer ${token}` } : {}) },

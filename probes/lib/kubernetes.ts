@@ -1,16 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
+import type { PodMetadata } from '../../engine/components/contracts.js';
 import type { Logger } from '../../engine/util/log.js';
 import { ListWatch, type KubeObject, type WatchStats } from './kubernetes-watch.js';
 import { containerIdOf, podUidOf } from './processes.js';
-
-export interface PodMetadata {
-  namespace: string;
-  pod: string;
-  container?: string;
-  /** The pod's labels and annotations, for probes' k8s_labels / k8s_annotations. */
-  labels?: Readonly<Record<string, string>>;
-  annotations?: Readonly<Record<string, string>>;
-}
 
 export interface KubernetesOptions {
   /** API server base URL; default: in-cluster (KUBERNETES_SERVICE_HOST/PORT). */
@@ -57,19 +49,10 @@ export class KubernetesMetadata {
     private readonly log: Logger,
     opts: KubernetesOptions = fromEnvironment(),
   ) {
-    if (!opts.apiUrl) return;
+    const { apiUrl, nodeName, ...rest } = opts;
+    if (!apiUrl) return;
     this.watch = new ListWatch<Pod>(
-      {
-        apiUrl: opts.apiUrl,
-        path: 'api/v1/pods',
-        ...(opts.nodeName ? { fieldSelector: `spec.nodeName=${opts.nodeName}` } : {}),
-        ...(opts.token ? { token: opts.token } : {}),
-        ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}),
-        ...(opts.ca ? { ca: opts.ca } : {}),
-        ...(opts.minBackoffMs !== undefined ? { minBackoffMs: opts.minBackoffMs } : {}),
-        ...(opts.maxBackoffMs !== undefined ? { maxBackoffMs: opts.maxBackoffMs } : {}),
-        ...(opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),
-      },
+      { ...rest, apiUrl, path: 'api/v1/pods', ...(nodeName ? { fieldSelector: `spec.nodeName=${nodeName}` } : {}) },
       {
         replace: (pods) => {
           this.byUid.clear();

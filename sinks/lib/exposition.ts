@@ -48,10 +48,11 @@ export class SeriesStore {
     if (now - this.lastExpire >= Math.max(1000, this.ttlMs / 4)) this.expire(now);
     for (const s of batch) {
       if (s.kind === 'event') continue;
+      const kind = kindOf(s);
       let f = this.families.get(s.name);
-      if (!f) this.families.set(s.name, (f = { kind: kindOf(s), series: new Map() }));
+      if (!f) this.families.set(s.name, (f = { kind, series: new Map() }));
       if (s.help && !f.help) f.help = s.help;
-      if (f.kind !== kindOf(s)) {
+      if (f.kind !== kind) {
         this.conflicts++;
         continue;
       }

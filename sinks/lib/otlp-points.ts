@@ -1,5 +1,5 @@
 import type { Labels, Sample } from '../../engine/model/sample.js';
-import { labelsKey } from '../../engine/model/sample.js';
+import { keyOf } from '../../engine/model/sample.js';
 import { OTLP_SEMCONV_OF } from '../../probes/lib/go/naming-profiles.js';
 import { splitLabels, type KeyValue, type ResourceOptions, type SplitLabels } from './otlp-resource.js';
 
@@ -57,7 +57,7 @@ export class OtlpPointBuilder {
     let times: Record<string, unknown> = { attributes: split.attributes };
     if (s.kind === 'gauge') point = { ...times, time_unix_nano: time, as_double: s.value };
     else {
-      const key = s.name + labelsKey(s.labels);
+      const key = keyOf(s);
       const level = s.kind === 'counter' ? s.value : s.count;
       let run = this.starts.get(key);
       if (!run || level < run.last) this.starts.set(key, (run = { start: time, last: level }));

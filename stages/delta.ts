@@ -1,14 +1,12 @@
 import type { StageFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { DeltaStageConfig } from '../schemas/types.generated.js';
-import { kinds } from '../engine/model/kinds.js';
-import { ENDED, keyOf, type HistogramSample, type Sample, type SampleKind } from '../engine/model/sample.js';
+import { derivedGauge, keyOf, type HistogramSample, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
 import { batchOperator } from './lib/batch-operator.js';
 import { histogramDelta } from './lib/histogram-math.js';
-import { maxTimestamp, rateName, SeriesClock } from './lib/series-clock.js';
-
-type Prev = { value: number } | { hist: HistogramSample };
+import { derivedNames } from './lib/derived-names.js';
+import { isNewer, maxTimestamp, rateName, SeriesClock } from './lib/series-clock.js';
 
 export const deltaStage: StageFactory<DeltaStageConfig> = {
   kind: 'stage',
@@ -30,11 +28,14 @@ export const deltaStage: StageFactory<DeltaStageConfig> = {
     const apply = new Set<SampleKind>(config.apply_to ?? ['counter', 'histogram']);
     const deltaSuffix = config.delta_suffix ?? '';
     const rateSuffix = config.rate_suffix ?? '_per_second';
+    const deltaName = derivedNames((name) => name + deltaSuffix);
+    const rateNameOf = derivedNames((name) => rateName(name, rateSuffix));
     const staleMs = parseDuration(config.stale_after ?? '5m');
     const dropped = (reason: string) => ctx.metrics.stageDropped.labels(ctx.id, reason).inc();
 
     return batchOperator(ctx, () => {
-      const clock = new SeriesClock<Prev>(staleMs);
+      // A counter's or gauge's last value, or a histogram's last snapshot.
+      const clock = new SeriesClock<number | HistogramSample>(staleMs);
       return (batch) => {
         const out: Sample[] = [];
         for (const s of batch) {
@@ -43,7 +44,8 @@ export const deltaStage: StageFactory<DeltaStageConfig> = {
             continue;
           }
           const key = keyOf(s);
-          if (!clock.inOrder(key, s)) {
+          const prev = clock.get(key);
+          if (!isNewer(prev, s)) {
             dropped('out_of_order');
             continue;
           }
@@ -51,23 +53,23 @@ export const deltaStage: StageFactory<DeltaStageConfig> = {
             dropped('nan');
             continue;
           }
-          const prev = clock.get(key);
+          const prevTs = prev?.ts ?? 0;
+          const prevValue = prev?.value;
           // The source's last sample: its delta goes out marked as the end, and its state with it.
           if (s.ended) clock.delete(key);
-          else clock.set(key, s.timestamp, s.kind === 'histogram' ? { hist: s } : { value: s.value });
+          else clock.set(key, s.timestamp, s.kind === 'histogram' ? s : s.value, prev);
           if (s.kind === 'histogram') {
-            if (!prev || !('hist' in prev.value)) continue;
-            const d = histogramDelta(prev.value.hist, s);
-            if (d) out.push({ ...d, name: s.name + deltaSuffix });
+            if (prevValue === undefined || typeof prevValue === 'number') continue;
+            const d = histogramDelta(prevValue, s);
+            if (d) out.push(deltaSuffix ? { ...d, name: deltaName(s.name) } : d);
             continue;
           }
-          if (!prev || !('value' in prev.value)) continue;
-          let delta = s.value - prev.value.value;
+          if (typeof prevValue !== 'number') continue;
+          let delta = s.value - prevValue;
           // A counter never decreases: a smaller value means the source restarted from zero.
           if (s.kind === 'counter' && delta < 0) delta = s.value;
-          const base = { labels: s.labels, timestamp: s.timestamp, kind: 'gauge' as const, ...(s.ended && ENDED) };
-          if (emit !== 'rate') out.push({ ...base, name: s.name + deltaSuffix, value: delta });
-          if (emit !== 'delta') out.push({ ...base, name: rateName(s.name, rateSuffix), value: (delta * 1000) / (s.timestamp - prev.ts) });
+          if (emit !== 'rate') out.push(derivedGauge(deltaName(s.name), s, delta));
+          if (emit !== 'delta') out.push(derivedGauge(rateNameOf(s.name), s, (delta * 1000) / (s.timestamp - prevTs)));
         }
         clock.sweep(maxTimestamp(batch));
         return out;

@@ -58,9 +58,16 @@ export const histogramStage: StageFactory<HistogramStageConfig> = {
           let h: Counting | undefined = touched.get(key);
           if (!h) {
             const prev = hists.get(key)?.value;
-            h = prev
-              ? { ...prev, counts: [...prev.counts] }
-              : { kind: 'histogram', name, labels: s.labels, timestamp: s.timestamp, bounds, counts: new Array<number>(bounds.length + 1).fill(0), sum: 0, count: 0 };
+            h = {
+              kind: 'histogram',
+              name,
+              labels: s.labels,
+              timestamp: prev ? prev.timestamp : s.timestamp,
+              bounds,
+              counts: prev ? prev.counts.slice() : new Array<number>(bounds.length + 1).fill(0),
+              sum: prev ? prev.sum : 0,
+              count: prev ? prev.count : 0,
+            };
             touched.set(key, h);
           }
           const v = s.value * scale;

@@ -1,9 +1,10 @@
 import type { StageFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { RateStageConfig } from '../schemas/types.generated.js';
-import { ENDED, keyOf, type Sample, type SampleKind } from '../engine/model/sample.js';
+import { derivedGauge, keyOf, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
 import { batchOperator } from './lib/batch-operator.js';
+import { derivedNames } from './lib/derived-names.js';
 import { maxTimestamp, rateName, SeriesClock } from './lib/series-clock.js';
 
 interface Window {
@@ -30,6 +31,7 @@ export const rateStage: StageFactory<RateStageConfig> = {
   create(config, ctx) {
     const windowMs = parseDuration(config.window ?? '1m');
     const suffix = config.suffix ?? '_rate';
+    const rateNameOf = derivedNames((name) => rateName(name, suffix));
     return batchOperator(ctx, () => {
       const clock = new SeriesClock<Window>(Math.max(windowMs * 2, 60_000));
       return (batch) => {
@@ -56,7 +58,7 @@ export const rateStage: StageFactory<RateStageConfig> = {
           const first = w.points[0]!;
           if (w.points.length < 2) continue;
           const seconds = (s.timestamp - first.ts) / 1000;
-          out.push({ kind: 'gauge', name: rateName(s.name, suffix), labels: s.labels, timestamp: s.timestamp, value: (w.points[w.points.length - 1]!.increase - first.increase) / seconds, ...(s.ended && ENDED) });
+          out.push(derivedGauge(rateNameOf(s.name), s, (w.points[w.points.length - 1]!.increase - first.increase) / seconds));
         }
         clock.sweep(maxTimestamp(batch));
         return out;

@@ -1,13 +1,16 @@
 import type { StageFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { ThresholdStageConfig } from '../schemas/types.generated.js';
-import { ENDED, isNumeric, keyOf, type Sample, type SampleKind } from '../engine/model/sample.js';
+import { derivedGauge, isNumeric, keyOf, withLabel, type NumericSample, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { parseDuration } from '../engine/util/duration.js';
 import { batchOperator } from './lib/batch-operator.js';
 import { compileMatcher, matcherProblems } from './lib/matcher.js';
-import { SeriesClock, maxTimestamp } from './lib/series-clock.js';
+import { isNewer, maxTimestamp, SeriesClock } from './lib/series-clock.js';
 
-type State = { phase: 'ok' } | { phase: 'pending'; since: number } | { phase: 'firing' };
+type State = { readonly phase: 'ok' } | { readonly phase: 'pending'; readonly since: number } | { readonly phase: 'firing' };
+// States without data are shared: most series are ok on most samples.
+const OK: State = { phase: 'ok' };
+const FIRING: State = { phase: 'firing' };
 
 export const thresholdStage: StageFactory<ThresholdStageConfig> = {
   kind: 'stage',
@@ -40,6 +43,10 @@ export const thresholdStage: StageFactory<ThresholdStageConfig> = {
     const breached = (v: number) => (isAbove ? v > level : v < level);
     const cleared = (v: number) => (isAbove ? v <= clearLevel : v >= clearLevel);
 
+    const transitionsName = `${config.name}_transitions`;
+    // A transition event's labels: the series' own plus state, one object per series and state.
+    const transition = (s: NumericSample, to: 'firing' | 'resolved'): Sample => ({ kind: 'event', name: transitionsName, labels: withLabel(s.labels, 'state', to), timestamp: s.timestamp, value: s.value });
+
     return batchOperator(ctx, () => {
       const states = new SeriesClock<State>(Math.max(forMs * 2, 3_600_000));
       return (batch) => {
@@ -51,29 +58,28 @@ export const thresholdStage: StageFactory<ThresholdStageConfig> = {
           }
           if (passThrough) out.push(s);
           const key = keyOf(s);
-          if (!Number.isFinite(s.value) || !states.inOrder(key, s)) continue;
-          let state = states.get(key)?.value ?? { phase: 'ok' };
-          const transition = (to: 'firing' | 'resolved') =>
-            out.push({ kind: 'event', name: `${config.name}_transitions`, labels: { ...s.labels, state: to }, timestamp: s.timestamp, value: s.value });
+          const known = states.get(key);
+          if (!Number.isFinite(s.value) || !isNewer(known, s)) continue;
+          let state = known?.value ?? OK;
           if (state.phase === 'firing') {
             if (cleared(s.value)) {
-              state = { phase: 'ok' };
-              transition('resolved');
+              state = OK;
+              out.push(transition(s, 'resolved'));
             }
           } else if (breached(s.value)) {
             const since = state.phase === 'pending' ? state.since : s.timestamp;
             if (s.timestamp - since >= forMs) {
-              state = { phase: 'firing' };
-              transition('firing');
-            } else state = { phase: 'pending', since };
-          } else state = { phase: 'ok' };
+              state = FIRING;
+              out.push(transition(s, 'firing'));
+            } else if (state.phase !== 'pending') state = { phase: 'pending', since };
+          } else state = OK;
           // A series that ended cannot stay firing: its alert resolves and its state goes.
           if (s.ended) {
-            if (state.phase === 'firing') transition('resolved');
-            state = { phase: 'ok' };
+            if (state.phase === 'firing') out.push(transition(s, 'resolved'));
+            state = OK;
             states.delete(key);
-          } else states.set(key, s.timestamp, state);
-          out.push({ kind: 'gauge', name: config.name, labels: s.labels, timestamp: s.timestamp, value: state.phase === 'firing' ? 1 : 0, ...(s.ended && ENDED) });
+          } else states.set(key, s.timestamp, state, known);
+          out.push(derivedGauge(config.name, s, state.phase === 'firing' ? 1 : 0));
         }
         states.sweep(maxTimestamp(batch));
         return out;

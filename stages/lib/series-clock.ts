@@ -5,24 +5,36 @@ import type { Sample } from '../../engine/model/sample.js';
  * back in time and forgets series that stopped reporting (a process exited) so state stays
  * bounded. Time is the samples' own, which keeps stages deterministic under test.
  */
+export interface ClockEntry<S> {
+  ts: number;
+  value: S;
+}
+
 export class SeriesClock<S> {
-  private readonly state = new Map<string, { ts: number; value: S }>();
+  private readonly state = new Map<string, ClockEntry<S>>();
   private lastSweep = -Infinity;
 
   constructor(private readonly staleAfterMs: number) {}
 
-  get(key: string): { ts: number; value: S } | undefined {
+  get(key: string): Readonly<ClockEntry<S>> | undefined {
     return this.state.get(key);
   }
 
   /** False when `s` is not newer than the last accepted sample of its series. */
   inOrder(key: string, s: Sample): boolean {
-    const prev = this.state.get(key);
-    return !prev || s.timestamp > prev.ts;
+    return isNewer(this.state.get(key), s);
   }
 
-  set(key: string, ts: number, value: S): void {
-    this.state.set(key, { ts, value });
+  /**
+   * Records a series' state. `known` is what get() returned for it, so the common step of a
+   * stage — get, check, set — costs one Map lookup per sample and no new entry object.
+   */
+  set(key: string, ts: number, value: S, known?: Readonly<ClockEntry<S>>): void {
+    const entry = (known as ClockEntry<S> | undefined) ?? this.state.get(key);
+    if (entry) {
+      entry.ts = ts;
+      entry.value = value;
+    } else this.state.set(key, { ts, value });
   }
 
   delete(key: string): void {
@@ -44,6 +56,11 @@ export class SeriesClock<S> {
       }
     }
   }
+}
+
+/** False when `s` is not newer than `prev` (what SeriesClock.get returned for its series). */
+export function isNewer(prev: { readonly ts: number } | undefined, s: Sample): boolean {
+  return !prev || s.timestamp > prev.ts;
 }
 
 export function maxTimestamp(batch: readonly Sample[]): number {

@@ -1,4 +1,4 @@
-import type { Sample, SampleKind } from '../../engine/model/sample.js';
+import type { Labels, SampleKind } from '../../engine/model/sample.js';
 
 export interface MatcherConfig {
   name?: string;
@@ -6,7 +6,8 @@ export interface MatcherConfig {
   labels?: Record<string, string>;
 }
 
-export type Matcher = (s: Sample) => boolean;
+/** What a matcher looks at: a sample, or the name and labels a stage is about to give it. */
+export type Matcher = (s: { readonly name: string; readonly kind: SampleKind; readonly labels: Labels }) => boolean;
 
 /** Regexes are anchored like Prometheus matchers: `name: go_.*` must match the whole name. */
 export function compileMatcher(cfg: MatcherConfig | undefined): Matcher {

@@ -55,4 +55,22 @@ describe('relabel stage', () => {
     const out = runStage(relabelStage, { rules: [{ replace: { source: 'comm', regex: 'api', target: 'comm', replacement: '' } }, { replace: { source: 'pid', regex: 'x', target: 'pid', replacement: 'y' } }] }, [[s]]);
     expect(out[0]![0]!.labels).toEqual({ pid: '42', exe: '/usr/bin/api' });
   });
+
+  it('hands out one labels object per series from batch to batch, as probes do', () => {
+    // Later stages key series by labels object; a new object per sample would defeat that.
+    const a = gauge('x', 1, 0, { pid: '1', comm: 'api' });
+    const b = gauge('x', 2, 0, { pid: '2', comm: 'api' });
+    const rules = [{ set: { node: 'n1' } }, { drop: ['comm'] }, { rename: { pid: 'process_id' } }, { replace: { source: 'process_id', regex: '(.*)', target: 'p', replacement: 'p$1' } }, { name_prefix: 'app_' }];
+    const out = runStage(relabelStage, { rules }, [[a, b], [{ ...a, timestamp: 1000 }, { ...b, timestamp: 1000 }]]);
+    expect(out[0]![0]!.labels).toEqual({ node: 'n1', process_id: '1', p: 'p1' });
+    expect(out[1]![0]!.labels).toBe(out[0]![0]!.labels);
+    expect(out[1]![1]!.labels).toBe(out[0]![1]!.labels);
+    expect(out[0]![0]!.labels).not.toBe(out[0]![1]!.labels);
+    expect(out[1]![0]!.name).toBe('app_x');
+  });
+
+  it('drops a series by what earlier rules made of it', () => {
+    const out = runStage(relabelStage, { rules: [{ rename: { comm: 'service' } }, { drop_series: { labels: { service: 'api' } } }] }, [[s, gauge('x', 1, 0, { comm: 'db' })]]);
+    expect(out).toEqual([[gauge('x', 1, 0, { service: 'db' })]]);
+  });
 });

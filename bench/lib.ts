@@ -1,8 +1,14 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { SelfMetrics } from '../engine/runtime/self-metrics.js';
+import { WritePolicy } from '../engine/security/write-policy.js';
+import { silentLogger } from '../engine/util/log.js';
 
 export const ROOT = join(import.meta.dirname, '..');
+
+/** What a component gets from the engine, for benches that create one directly. */
+export const benchContext = (id: string) => ({ id, log: silentLogger, baseDir: ROOT, metrics: new SelfMetrics(), writePolicy: new WritePolicy([]) });
 
 export function buildGo(dir: string): string {
   const out = join(ROOT, '.cache', 'bench', dir);

@@ -9,26 +9,21 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { from, lastValueFrom } from 'rxjs';
 import { BpfObject, bundledObjectPath } from '../engine/bpf/bpf-object.js';
 import type { Sample } from '../engine/model/sample.js';
 import { SelfMetrics } from '../engine/runtime/self-metrics.js';
-import { silentLogger } from '../engine/util/log.js';
-import { WritePolicy } from '../engine/security/write-policy.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { stackCheckCookie } from '../probes/lib/go-prologue.js';
 import { prometheusSink } from '../sinks/prometheus.js';
 import { uprobeProbe } from '../probes/uprobe.js';
-import { deltaStage } from '../stages/delta.js';
-import { histogramStage } from '../stages/histogram.js';
-import { thresholdStage } from '../stages/threshold.js';
+import { engineThroughput } from './engine-throughput.js';
 import { goRuntimePointCost, goRuntimeProbeCost } from './go-runtime-cost.js';
 import { detachCost } from './detach.js';
 import { agentFootprint } from './agent-footprint.js';
 import { churnCost, mapReadCost } from './churn.js';
-import { buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startBpftrace, startWaiting, stopProcess, table } from './lib.js';
+import { benchContext, buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startBpftrace, startWaiting, stopProcess, table } from './lib.js';
 
-const ctx = (id: string) => ({ id, log: silentLogger, baseDir: ROOT, metrics: new SelfMetrics(), writePolicy: new WritePolicy([]) });
+const ctx = benchContext;
 const RUNS = 3;
 const CALLS = 200_000;
 
@@ -107,33 +102,6 @@ async function ringBuffer(): Promise<string> {
     rows.push([String(calls), fmtNs(perCall), String(events), String(dropped), `${(events / ((last - first) / 1000) / 1e6).toFixed(2)} M/s`]);
   }
   return table(['uprobe events (one per call, ring buffer 4 MiB)', 'per call with events', 'events consumed', 'dropped (counted in kernel)', 'consumed rate'], rows);
-}
-
-async function engineThroughput(): Promise<string> {
-  const rows: string[][] = [];
-  for (const batchSize of [100, 1000]) {
-    const batches = 2000;
-    // 500 series, one labels object each, as probes hand them out (one per process and label set).
-    const labels = Array.from({ length: 500 }, (_, i) => ({ pid: String(i) }));
-    const input: Sample[][] = Array.from({ length: batches }, (_, b) =>
-      Array.from({ length: batchSize }, (_, i) => ({ kind: 'counter' as const, name: 'bench_total', labels: labels[i % 500]!, timestamp: 1000 + b * 1000, value: b * 10 + i })),
-    );
-    const pipeline = (src: ReturnType<typeof from<Sample[][]>>) =>
-      src.pipe(
-        deltaStage.create({ type: 'delta', emit: 'rate' }, ctx('delta')),
-        histogramStage.create({ type: 'histogram', buckets: { exponential: { start: 1, factor: 2, count: 20 } }, keep_input: true }, ctx('hist')),
-        thresholdStage.create({ type: 'threshold', name: 'bench_alert', above: 1e9 }, ctx('thr')),
-      );
-    const times: number[] = [];
-    for (let r = 0; r < RUNS; r++) {
-      const t = performance.now();
-      await lastValueFrom(pipeline(from(input)), { defaultValue: [] });
-      times.push(performance.now() - t);
-    }
-    const ms = median(times);
-    rows.push([`delta → histogram → threshold, batches of ${batchSize}`, `${((batches * batchSize) / (ms / 1000) / 1e6).toFixed(2)} M samples/s`, `${((ms * 1e6) / (batches * batchSize)).toFixed(0)} ns`]);
-  }
-  return table(['engine (one core, in-process)', 'throughput', 'per sample'], rows);
 }
 
 async function scrape(): Promise<string> {

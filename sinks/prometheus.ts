@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
-import { promisify } from 'node:util';
-import { gzip as gzipCallback, constants as zlib } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip, constants as zlib } from 'node:zlib';
 import type { SinkFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { PrometheusSinkConfig } from '../schemas/types.generated.js';
@@ -14,7 +15,11 @@ import { selfMetricSamples } from './lib/self-metric-samples.js';
 import { parseListen } from '../engine/util/listen-address.js';
 import { acceptsGzip } from './lib/accept-encoding.js';
 
-const gzip = promisify(gzipCallback);
+function* exposition(store: SeriesStore, self: SeriesStore, format: 'text' | 'openmetrics', om: boolean): Generator<string> {
+  yield* store.chunks(format);
+  yield* self.chunks(format);
+  if (om) yield '# EOF\n';
+}
 
 export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
   kind: 'sink',
@@ -56,24 +61,28 @@ export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
       if (!authorized(req)) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="probeflow"' }).end();
       if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
       const om = /application\/openmetrics-text/.test(req.headers.accept ?? '');
+      const format = om ? 'openmetrics' : 'text';
       store.expire();
-      let body = store.render(om ? 'openmetrics' : 'text');
-      if (config.self_metrics ?? true) {
-        // The engine's own metrics through the same encoder, so both formats stay valid.
-        const self = new SeriesStore(Infinity);
-        self.update(await selfMetricSamples(ctx.metrics.registry));
-        body += self.render(om ? 'openmetrics' : 'text');
-      }
-      if (om) body += '# EOF\n';
+      // The engine's own metrics through the same encoder, so both formats stay valid.
+      const self = new SeriesStore(Infinity);
+      if (config.self_metrics ?? true) self.update(await selfMetricSamples(ctx.metrics.registry));
       const headers: Record<string, string> = { 'content-type': om ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE, vary: 'Accept-Encoding' };
-      if (!acceptsGzip(req.headers['accept-encoding'])) return void res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : body);
-      // 100k series is ~6 MB of text; gzip on the thread pool, so the event loop (probe reads,
-      // other scrapes) does not wait for it. The fastest level: text exposition compresses ~10×
-      // even so, and the agent's CPU is the node owner's.
-      headers['content-encoding'] = 'gzip';
-      if (req.method === 'HEAD') return void res.writeHead(200, headers).end();
-      const compressed = await gzip(body, { level: zlib.Z_BEST_SPEED });
-      res.writeHead(200, headers).end(compressed);
+      const gzipped = acceptsGzip(req.headers['accept-encoding']);
+      // The fastest level: text exposition compresses ~10× even so, and the agent's CPU is the
+      // node owner's. zlib works on the thread pool, chunk by chunk, beside the event loop.
+      if (gzipped) headers['content-encoding'] = 'gzip';
+      res.writeHead(200, headers);
+      if (req.method === 'HEAD') return void res.end();
+      // Streamed in ~64 KiB pieces, with the socket's backpressure: 100k series is ~7 MB of text,
+      // which as one string (and a buffer of it) was garbage of tens of MB per scrape.
+      const body = Readable.from(exposition(store, self, format, om), { objectMode: false });
+      try {
+        await (gzipped ? pipeline(body, createGzip({ level: zlib.Z_BEST_SPEED }), res) : pipeline(body, res));
+      } catch (e) {
+        // The scraper went away (its scrape_timeout passed): nothing to answer any more.
+        if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw e;
+        ctx.log.debug('scrape ended by the client before its body was sent', { path });
+      }
     };
 
     return {

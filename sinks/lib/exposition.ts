@@ -10,11 +10,12 @@ function kindOf(s: Exclude<Sample, { kind: 'event' }>): Kind {
 }
 
 interface Series {
-  /** `{a="b",c="d"}` (or ''), escaped once when the series is first seen. */
+  /** `{a="b",c="d"}` (or ''), shared by every series with the same labels object. */
   labelText: string;
-  labels: Labels;
   sample: Sample;
   updatedAt: number;
+  /** A histogram's `name_bucket{…,le="…"} ` prefixes, kept while its bounds stay the same. */
+  buckets?: { bounds: readonly number[]; prefixes: string[] };
 }
 
 interface Family {
@@ -26,10 +27,13 @@ interface Family {
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
+/** Rendered text goes out in pieces of about this size: a scrape of 100k series is ~7 MB. */
+const CHUNK_CHARS = 64 * 1024;
+
 /**
  * The latest sample of every series, exposed in the Prometheus text format or OpenMetrics.
- * Label text is escaped once per series, so a scrape costs a string per sample, not per
- * label. A name keeps the kind it was first seen with: Prometheus allows one TYPE per name.
+ * Label text is escaped once per labels object, so a scrape costs a string per sample, not
+ * per label. A name keeps the kind it was first seen with: Prometheus allows one TYPE per name.
  */
 export class SeriesStore {
   private readonly families = new Map<string, Family>();
@@ -68,7 +72,7 @@ export class SeriesStore {
       if (prev) {
         prev.sample = s;
         prev.updatedAt = now;
-      } else f.series.set(key, { labelText: labelText(s.labels), labels: s.labels, sample: s, updatedAt: now });
+      } else f.series.set(key, { labelText: labelText(s.labels), sample: s, updatedAt: now });
     }
   }
 
@@ -88,30 +92,51 @@ export class SeriesStore {
   }
 
   render(format: 'text' | 'openmetrics'): string {
-    const out: string[] = [];
+    let out = '';
+    for (const chunk of this.chunks(format)) out += chunk;
+    return out;
+  }
+
+  /**
+   * The exposition in pieces of ~64 KiB, for a response to stream: one string of the whole
+   * scrape (and an array of one string per line before it) is garbage big enough to grow the
+   * old generation by tens of MB at 100k series, every scrape.
+   */
+  *chunks(format: 'text' | 'openmetrics'): Generator<string> {
     const om = format === 'openmetrics';
+    let out = '';
     for (const [name, f] of [...this.families].sort(([a], [b]) => (a < b ? -1 : 1))) {
       // OpenMetrics names a counter family without _total and its sample with it.
       const family = om && f.kind === 'counter' ? name.replace(/_total$/, '') : name;
-      out.push(`# HELP ${family} ${escapeHelp(f.help ?? `${f.kind} ${name} from a probeflow pipeline`)}`, `# TYPE ${family} ${f.kind}`);
+      out += `# HELP ${family} ${escapeHelp(f.help ?? `${f.kind} ${name} from a probeflow pipeline`)}\n# TYPE ${family} ${f.kind}\n`;
+      const sampleName = om && f.kind === 'counter' ? `${family}_total` : name;
       for (const s of f.series.values()) {
         const sm = s.sample;
         if (sm.kind === 'histogram') {
-          let cumulative = 0;
-          if (sm.bounds.length > 0) sm.counts.forEach((c, i) => {
-            cumulative += c;
-            const le = i < sm.bounds.length ? formatLe(sm.bounds[i]!) : '+Inf';
-            out.push(`${name}_bucket${withLabel(s.labelText, 'le', le)} ${num(cumulative)}`);
-          });
-          out.push(`${name}_sum${s.labelText} ${num(sm.sum)}`, `${name}_count${s.labelText} ${num(sm.count)}`);
-        } else {
-          const sampleName = om && f.kind === 'counter' ? `${family}_total` : name;
-          out.push(`${sampleName}${s.labelText} ${num(sm.value)}`);
+          if (sm.bounds.length > 0) {
+            const prefixes = bucketPrefixes(name, s, sm.bounds);
+            let cumulative = 0;
+            for (let i = 0; i < sm.counts.length; i++) out += prefixes[i]! + num((cumulative += sm.counts[i]!)) + '\n';
+          }
+          out += `${name}_sum${s.labelText} ${num(sm.sum)}\n${name}_count${s.labelText} ${num(sm.count)}\n`;
+        } else out += sampleName + s.labelText + ' ' + num(sm.value) + '\n';
+        if (out.length >= CHUNK_CHARS) {
+          yield out;
+          out = '';
         }
       }
     }
-    return out.join('\n') + (out.length ? '\n' : '');
+    if (out) yield out;
   }
+}
+
+function bucketPrefixes(name: string, s: Series, bounds: readonly number[]): string[] {
+  if (s.buckets?.bounds !== bounds) {
+    const prefixes = bounds.map((b) => `${name}_bucket${withLabel(s.labelText, 'le', formatLe(b))} `);
+    prefixes.push(`${name}_bucket${withLabel(s.labelText, 'le', '+Inf')} `);
+    s.buckets = { bounds, prefixes };
+  }
+  return s.buckets.prefixes;
 }
 
 function escapeHelp(v: string): string {
@@ -122,7 +147,16 @@ function escapeValue(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
+const labelTexts = new WeakMap<Labels, string>();
+
+/** `{a="b",…}`, sorted and escaped, memoized per labels object (probes reuse them per series). */
 export function labelText(labels: Labels): string {
+  let text = labelTexts.get(labels);
+  if (text === undefined) labelTexts.set(labels, (text = formatLabels(labels)));
+  return text;
+}
+
+function formatLabels(labels: Labels): string {
   const parts = Object.keys(labels)
     .sort()
     .filter((k) => labels[k] !== '')

@@ -138,6 +138,36 @@ describe('prometheus sink options', () => {
     }
   });
 
+  it('streams a scrape of many pieces whole, and goes on serving after a scraper hangs up mid-body', async () => {
+    const port = await freePort();
+    const sink = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}`, self_metrics: false }, testContext('stream'));
+    await sink.start();
+    const now = Date.now();
+    const n = 30_000;
+    sink.write(Array.from({ length: n }, (_, i) => gauge(`probeflow_test_streamed_${i % 3}`, i, now, { pid: String(i), comm: 'api' })), { pipeline: 'p' });
+    const body = async (headers: Record<string, string> = {}) => {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers });
+      return res.text();
+    };
+    try {
+      const text = await body();
+      // ~1.2 MB: many 64 KiB pieces.
+      expect(text.length).toBeGreaterThan(1_000_000);
+      const values = new Map(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => [/pid="(\d+)"/.exec(l)![1], l]));
+      expect(values.size).toBe(n);
+      for (const i of [0, 1, 12_345, n - 1]) expect(values.get(String(i))).toBe(`probeflow_test_streamed_${i % 3}{comm="api",pid="${i}"} ${i}`);
+      // fetch undoes gzip itself: the same text either way.
+      expect(await body({ 'accept-encoding': 'gzip' })).toBe(text);
+      await new Promise<void>((resolve, reject) => {
+        const req = httpGet(`http://127.0.0.1:${port}/metrics`, (res) => res.once('data', () => (req.destroy(), resolve())));
+        req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
+      });
+      expect(await body()).toBe(text);
+    } finally {
+      await sink.stop();
+    }
+  });
+
   it('says which address is taken when the port is in use', async () => {
     const port = await freePort();
     const a = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}` }, testContext('a'));

@@ -2,7 +2,8 @@
  * probeflow benchmarks, printed as Markdown tables (bench/RESULTS.md is this output).
  *   node --import tsx bench/run.ts        (root; needs the build, Go, and bpftrace for its column)
  * Measures, in one run: per-hit probe cost against bpftrace and an empty BPF program (the floor),
- * engine throughput, scrape latency and memory by series count, reload latency, start-up time.
+ * engine throughput, scrape latency and memory by series count (beside prom-client), reload
+ * latency, start-up time.
  * Numbers are medians of a few runs on whatever machine runs this; nothing here is asserted.
  */
 import { spawn } from 'node:child_process';
@@ -10,13 +11,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BpfObject, bundledObjectPath } from '../engine/bpf/bpf-object.js';
-import type { Sample } from '../engine/model/sample.js';
 import { SelfMetrics } from '../engine/runtime/self-metrics.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { stackCheckCookie } from '../probes/lib/go-prologue.js';
-import { prometheusSink } from '../sinks/prometheus.js';
 import { uprobeProbe } from '../probes/uprobe.js';
 import { engineThroughput } from './engine-throughput.js';
+import { seriesScale } from './series-scale.js';
 import { goRuntimePointCost, goRuntimeProbeCost } from './go-runtime-cost.js';
 import { detachCost } from './detach.js';
 import { agentFootprint } from './agent-footprint.js';
@@ -104,34 +104,6 @@ async function ringBuffer(): Promise<string> {
   return table(['uprobe events (one per call, ring buffer 4 MiB)', 'per call with events', 'events consumed', 'dropped (counted in kernel)', 'consumed rate'], rows);
 }
 
-async function scrape(): Promise<string> {
-  const rows: string[][] = [];
-  for (const n of [1000, 10_000, 100_000]) {
-    const port = 19500 + n / 1000;
-    const sink = prometheusSink.create({ type: 'prometheus', listen: `127.0.0.1:${port}`, self_metrics: false }, ctx('prom'));
-    await sink.start();
-    const rssBefore = process.memoryUsage().rss;
-    const batch: Sample[] = Array.from({ length: n }, (_, i) => ({ kind: 'gauge', name: `go_metric_${i % 50}`, labels: { pid: String(i), comm: 'api', pod: 'api-7d9f' }, timestamp: Date.now(), value: i }));
-    const tu = performance.now();
-    sink.write(batch, { pipeline: 'p' });
-    const firstUpdate = performance.now() - tu;
-    const tu2 = performance.now();
-    sink.write(batch, { pipeline: 'p' });
-    const update = performance.now() - tu2;
-    const lat: number[] = [];
-    let bytes = 0;
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      bytes = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).length;
-      lat.push(performance.now() - t);
-    }
-    const rss = process.memoryUsage().rss - rssBefore;
-    await sink.stop();
-    rows.push([String(n), `${median(lat).toFixed(1)} ms`, `${(bytes / 1e6).toFixed(1)} MB`, `${firstUpdate.toFixed(0)} ms`, `${update.toFixed(0)} ms`, `${(rss / 1e6).toFixed(0)} MB`]);
-  }
-  return table(['series', 'scrape latency (median of 5)', 'exposition size', 'first update', 'update', 'RSS growth'], rows);
-}
-
 async function lifecycle(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'pf-bench-'));
   const file = join(dir, 'pipeline.yaml');
@@ -171,7 +143,7 @@ const sections: [string, string, () => Promise<string>][] = [
   ['go-probe', 'The whole go_runtime probe, per Go operation', () => goRuntimeProbeCost(hasBpftrace())],
   ['ringbuf', 'Ring buffer events', ringBuffer],
   ['engine', 'Engine throughput', engineThroughput],
-  ['scrape', 'Prometheus endpoint by series count', scrape],
+  ['scrape', 'Prometheus endpoint by series count, beside prom-client', seriesScale],
   ['lifecycle', 'Start-up and reload', lifecycle],
   ['detach', 'Detaching: closing uprobe links, and the agent under node churn', detachCost],
   ['map-read', 'Reading BPF maps: in bulk or entry by entry', mapReadCost],

@@ -130,16 +130,16 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
 
             const attach = (p: ProcessInfo): GoBinary | undefined => {
               const path = `/proc/${p.pid}/exe`;
-              let symbols: BinarySymbols;
+              let symbols: BinarySymbols | undefined;
               try {
-                symbols = BinarySymbols.open(path);
+                symbols = BinarySymbols.openGo(path);
               } catch (e) {
                 if (processGone(p.pid)) throw new ProcessExitedError(p.pid);
                 ctx.log.debug('not probing: unreadable binary', { exe: p.exe, error: e });
                 return undefined;
               }
-              const ver = symbols.goVersion;
-              if (!symbols.go || !ver) {
+              const ver = symbols?.goVersion;
+              if (!symbols?.go || !ver) {
                 if (config.target) ctx.log.warn('target is not a Go binary (no .go.buildinfo); skipped', { exe: p.exe, pid: p.pid });
                 return undefined;
               }

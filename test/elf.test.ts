@@ -1,4 +1,4 @@
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { goStackCheck } from '../probes/lib/go-prologue.js';
 import { containerIdOf, podUidOf } from '../probes/lib/processes.js';
 import { globToRegExp } from '../probes/lib/target.js';
-import { buildC } from './helpers/workloads.js';
+import { buildC, buildGo } from './helpers/workloads.js';
 
 describe('binary symbols', () => {
   it('refuses what it cannot probe with a plain reason', () => {
@@ -21,6 +21,26 @@ describe('binary symbols', () => {
     expect(s.go).toBeUndefined();
     expect(s.resolve('work')).toMatchObject({ source: 'symtab', attachDelta: 0 });
     expect(() => s.resolve('wrok')).toThrow(/no function "wrok"/);
+  });
+
+  it('tells a binary that is not Go from its section headers, without reading its symbol table', () => {
+    // The C binary with its .symtab pointing past the end of the file: reading it would throw.
+    const bin = join(mkdtempSync(join(tmpdir(), 'probeflow-elf-')), 'c-bad-symtab');
+    copyFileSync(buildC(), bin);
+    const elf = readFileSync(bin);
+    const shoff = Number(elf.readBigUInt64LE(40));
+    const shentsize = elf.readUInt16LE(58);
+    const shnum = elf.readUInt16LE(60);
+    const symtab = Array.from({ length: shnum }, (_, i) => shoff + i * shentsize).find((o) => elf.readUInt32LE(o + 4) === 2);
+    expect(symtab, 'the C test binary has a .symtab').toBeDefined();
+    elf.writeBigUInt64LE(BigInt(elf.length + 4096), symtab! + 24);
+    writeFileSync(bin, elf);
+    expect(() => BinarySymbols.open(bin)).toThrow(/read past the end/);
+    expect(BinarySymbols.openGo(bin)).toBeUndefined();
+    expect(BinarySymbols.openGo(process.execPath)).toBeUndefined();
+    const go = BinarySymbols.openGo(buildGo('stripped'));
+    expect(go?.go?.version).toMatch(/^go1\./);
+    expect(go?.has('runtime.gopark')).toBe(true);
   });
 
   it('decodes the Go amd64 stack-check prologue forms: where the jbe is, what follows, which register', () => {

@@ -25,11 +25,13 @@ export class BinarySymbols {
   readonly go?: GoBuildInfo;
   readonly arch: 'x86_64' | 'aarch64';
   private readonly functions = new Map<string, { address: bigint; size: number; source: ResolvedFunction['source'] }>();
-  private constructor(private readonly elf: ElfFile) {
+  private constructor(
+    private readonly elf: ElfFile,
+    go = readGoBuildInfo(elf),
+  ) {
     if (elf.machine === EM_X86_64) this.arch = 'x86_64';
     else if (elf.machine === EM_AARCH64) this.arch = 'aarch64';
     else throw new Error(`${elf.path}: unsupported machine ${elf.machine} (x86-64 and arm64 are supported)`);
-    const go = readGoBuildInfo(elf);
     if (go) this.go = go;
     for (const s of elf.functionSymbols()) this.add(s.name, s.value, s.size, 'symtab');
     if (go) {
@@ -42,6 +44,22 @@ export class BinarySymbols {
     const elf = ElfFile.open(path);
     try {
       return new BinarySymbols(elf);
+    } finally {
+      elf.close();
+    }
+  }
+
+  /**
+   * The symbols of a Go binary; undefined for any other, told from its section headers alone.
+   * A node runs many binaries that are not Go (the agent's own node has ~100k symbols, 40 MB
+   * as a function table) and every short-lived process is checked anew: its symbol table must
+   * not be read just to find out.
+   */
+  static openGo(path: string): BinarySymbols | undefined {
+    const elf = ElfFile.open(path);
+    try {
+      const go = readGoBuildInfo(elf);
+      return go ? new BinarySymbols(elf, go) : undefined;
     } finally {
       elf.close();
     }

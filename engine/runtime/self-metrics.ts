@@ -88,6 +88,18 @@ export class SelfMetrics {
     registers: [this.registry],
   });
 
+  readonly probeReads = new Counter({
+    name: 'probeflow_probe_reads_total',
+    help: 'Reads of a BPF probe: its maps (and, for go_runtime, its processes\' /proc/PID/mem gauges) turned into samples',
+    labelNames: ['probe'],
+    registers: [this.registry],
+  });
+  readonly probeReadSeconds = new Counter({
+    name: 'probeflow_probe_read_seconds_total',
+    help: 'Time spent in those reads, on the event loop; divided by probeflow_probe_reads_total, what one read costs',
+    labelNames: ['probe'],
+    registers: [this.registry],
+  });
   readonly probeEventsDropped = new Gauge({
     name: 'probeflow_probe_events_dropped',
     help: 'Per-hit events a probe lost because its ring buffer was full (cumulative, read from the kernel)',

@@ -69,10 +69,21 @@ export function runProcessProbe(
     labelsOf: opts.target ? (pid) => targeted.get(pid) : (pid, comm) => wide.get(pid, comm),
   };
   const hooks = makeHooks(runtime);
+  const reads = ctx.metrics.probeReads.labels(ctx.id);
+  const readSeconds = ctx.metrics.probeReadSeconds.labels(ctx.id);
+  const read: ProcessProbeHooks['read'] = (now, seen, only) => {
+    const t = performance.now();
+    try {
+      return hooks.read(now, seen, only);
+    } finally {
+      reads.inc();
+      readSeconds.inc((performance.now() - t) / 1000);
+    }
+  };
 
   const emit = () => {
     const seen = new Set<number>();
-    let batch = hooks.read(Date.now(), seen);
+    let batch = read(Date.now(), seen);
     // Kernel-wide: a pid is known to be gone only once its last counts are read.
     const gone = opts.target ? [] : wide.forgetExited(seen);
     if (gone.length) batch = endSeriesOf(batch, new Set(gone.map(String)));
@@ -83,7 +94,7 @@ export function runProcessProbe(
   /** What these processes' series hold now, and nothing of the others'. */
   const readOnly = (pids: ReadonlySet<number>): Sample[] => {
     const labels = new Set([...pids].map(String));
-    return hooks.read(Date.now(), new Set(), pids).filter((s) => s.labels.pid !== undefined && labels.has(s.labels.pid));
+    return read(Date.now(), new Set(), pids).filter((s) => s.labels.pid !== undefined && labels.has(s.labels.pid));
   };
 
   /** The last counts of processes that exited, marked as their series' end. */

@@ -140,8 +140,17 @@ export const agentDashboard: DashboardSpec = {
         },
         {
           kind: 'timeseries',
+          title: 'Probe read time',
+          w: 12,
+          h: 6,
+          unit: 's',
+          description: "What one read of each probe costs on the agent's event loop: its BPF maps (and go_runtime's /proc/PID/mem gauges) turned into samples, once per interval. Grows with the processes a probe tracks.",
+          queries: [{ expr: `sum by (instance, probe) (rate(probeflow_probe_read_seconds_total{${J}}[${RATE}])) / sum by (instance, probe) (rate(probeflow_probe_reads_total{${J}}[${RATE}]))`, legend: '{{instance}} {{probe}}' }],
+        },
+        {
+          kind: 'timeseries',
           title: 'Agent open file descriptors',
-          w: 24,
+          w: 12,
           h: 6,
           description: 'Open fds of each agent, BPF links, maps and programs included. Flat as processes come and go; a count that only grows means kernel objects are not released.',
           queries: [{ expr: `process_open_fds{${J}} ${AGENTS}`, legend: '{{instance}}' }],

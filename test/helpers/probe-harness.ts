@@ -16,7 +16,8 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
   /** Series whose last sample carried `ended` (their process exited). */
   const ended: Sample[] = [];
   let error: unknown;
-  const probe = factory.create({ type: factory.type, ...config }, { id: 'under-test', log, baseDir: process.cwd(), metrics: new SelfMetrics(), writePolicy: new WritePolicy([]), ...extra });
+  const metrics = new SelfMetrics();
+  const probe = factory.create({ type: factory.type, ...config }, { id: 'under-test', log, baseDir: process.cwd(), metrics, writePolicy: new WritePolicy([]), ...extra });
   const sub = probe.samples().subscribe({
     next: (batch) => {
       for (const s of batch) {
@@ -45,6 +46,8 @@ export function runProbe(factory: ProbeFactory, config: Record<string, unknown>,
   };
   return {
     logs,
+    /** The agent's own metrics as this probe updated them. */
+    metrics,
     latest,
     /** The first sample of each series (by series key). */
     firsts,

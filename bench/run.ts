@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BpfObject, bundledObjectPath } from '../engine/bpf/bpf-object.js';
 import { SelfMetrics } from '../engine/runtime/self-metrics.js';
@@ -20,6 +20,8 @@ import { seriesScale } from './series-scale.js';
 import { goRuntimePointCost, goRuntimeProbeCost } from './go-runtime-cost.js';
 import { detachCost } from './detach.js';
 import { agentFootprint } from './agent-footprint.js';
+import { soak } from './soak.js';
+import { trapCost } from './trap-cost.js';
 import { churnCost, mapReadCost } from './churn.js';
 import { benchContext, buildGo, fmtNs, hasBpftrace, median, ROOT, sleep, startBpftrace, startWaiting, stopProcess, table } from './lib.js';
 
@@ -136,7 +138,45 @@ async function lifecycle(): Promise<string> {
   ]);
 }
 
-const header = `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`;
+/** How to read the tables: what each measures and why, without figures (those are the tables'). */
+const READING = `## Reading these numbers
+
+- One run, section after section, on a 2-vCPU VM shared with nothing else of ours (no build, no
+  test); run-to-run noise is ±5–10% on the tight loops and far more on what involves the
+  scheduler, the network or page faults.
+- A uprobe on an instruction the kernel emulates (the \`jbe\` of Go's stack-check prologue) costs a
+  fraction of one it must single-step (any function entry, which is all bpftrace 0.17 can probe
+  in Go code): the trap, not the BPF program, is the cost of a probe. That is why probeflow places
+  Go probes on the \`jbe\` (docs/go-runtime.md), and why bpftrace doing the same aggregation costs
+  an order of magnitude more per hit on every point that has a stack check. \`casgstatus\` has
+  none (NOSPLIT): every way of probing it single-steps, which is why the default wakeup points
+  are \`ready\` + \`injectglist\`.
+- "program, per run" is the kernel's own accounting (\`kernel.bpf_stats_enabled\`, on for the
+  per-point section only; it adds two clock reads per run). On the GC points (one or two hits
+  per GC cycle) and on \`alloc_large\` the wall clock cannot resolve a probe's cost: two
+  unprobed measurements differ by more than a hit costs, so cells marked "noise" (and negative
+  ones) are noise, and the program-time column is the cost that does not depend on it.
+- Engine and Prometheus endpoint run in the bench's own process, with V8's optimizing compiler;
+  the image turns it off (the footprint section has both), which slows per-sample work several
+  times over and costs nothing measurable on the shipped pipeline's per-interval reads.
+- The reload times include the 100 ms window in which further reload requests are coalesced.
+- Detaching: closing a single uprobe link waits in the kernel, and the kernel serialises those
+  waits, so closing off the main thread keeps the event loop free but is not faster; what removes
+  the cost is \`uprobe_multi\` (kernel ≥ 6.6, made by raw \`bpf()\` as Debian's libbpf 1.1
+  predates it): one link per binary.
+- Churn: new processes are found by their fork/exec event and read alone ~0.1 s later (not at
+  the next interval); a binary's symbols and disassembly are the largest single stall, so
+  attaching runs in 5 ms slices between scrapes. An exited process's series go with its final
+  read, coalesced over 20 ms, so a scrape that starts within ~25 ms of a kill may still show it.
+- Map reads: for per-CPU maps the copy of every CPU's slot dominates, so BPF_MAP_LOOKUP_BATCH
+  saves the syscalls and little else.
+- The soak bounds RSS over 5 minutes; a slope under 1 MB/min there is V8's GC sawtooth. Only a
+  much longer soak can rule out slow growth.
+- Footprint: RSS includes the node binary's file-backed pages (shared with other Node processes,
+  reclaimable); the private column is what the agent alone holds.
+`;
+
+const header = `Machine: ${cpus().length} vCPUs (${cpus()[0]?.model ?? 'cpu'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}, a VM; load average ${loadavg()[0]!.toFixed(2)} when the run started (nothing else of ours running); ${new Date().toISOString().slice(0, 10)}.`;
 const sections: [string, string, () => Promise<string>][] = [
   ['uprobe', 'Per-hit cost of a uprobe on a Go function', probeCost],
   ['go-points', 'Go runtime probe points, each attached alone (cost per hit)', () => goRuntimePointCost(hasBpftrace())],
@@ -149,6 +189,13 @@ const sections: [string, string, () => Promise<string>][] = [
   ['map-read', 'Reading BPF maps: in bulk or entry by entry', mapReadCost],
   ['churn', 'A node\'s churn: 50 Go binaries, 200 processes, half replaced', churnCost],
   ['footprint', 'The agent\'s memory and CPU on the shipped pipeline', agentFootprint],
+  ['soak', 'Memory over a soak', async () => `The agent with go_runtime and a uprobe on the busy demo workload plus 20 rotating synthetic series, scraped every 5 s (\`node --import tsx bench/soak.ts 300\` alone).\n\n${await soak(300)}`],
+  [
+    'trap',
+    'Where a Go entry uprobe sits: on the prologue\'s branch or on a stepped instruction',
+    async () =>
+      `main.work called 200k times, wall time per call, best of 3; the probe's cost is the difference from no probe (\`node --import tsx bench/trap-cost.ts N\` alone, in an arm64 guest too: docs/kernels.md).\n\n${await trapCost(200_000)}`,
+  ],
 ];
 // `bench/run.ts go-points engine` runs only those sections (for working on one of them).
 const only = process.argv.slice(2);
@@ -158,9 +205,11 @@ if (unknown.length) {
   process.exit(2);
 }
 console.log(`# probeflow benchmark results\n\n${header}\nRegenerate: \`npm run -s bench > bench/RESULTS.md\` (as root, after \`npm run build\`).\n`);
+const t0 = performance.now();
 for (const [id, title, run] of sections) {
   if (only.length && !only.includes(id)) continue;
   const t = performance.now();
   console.log(`## ${title}\n\n${await run()}\n`);
   console.error(`bench: ${id} took ${((performance.now() - t) / 1000).toFixed(0)} s`);
 }
+if (!only.length) console.log(`${READING}\nThe whole run took ${((performance.now() - t0) / 60_000).toFixed(0)} minutes.`);

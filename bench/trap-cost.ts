@@ -7,12 +7,10 @@
 import { uprobeProbe } from '../probes/uprobe.js';
 import { waitFor } from '../test/helpers/cli.js';
 import { runProbe } from '../test/helpers/probe-harness.js';
+import { pathToFileURL } from 'node:url';
 import { buildGo, startWorkload } from '../test/helpers/workloads.js';
 
-const calls = Number(process.argv[2] ?? 20000);
-const bin = buildGo('plain');
-
-async function run(point?: { at_entry: boolean }): Promise<number> {
+async function run(bin: string, calls: number, point?: { at_entry: boolean }): Promise<number> {
   const w = await startWorkload(bin, calls);
   const p = point ? runProbe(uprobeProbe, { target: { pid: w.pid }, interval: '100ms', rescan: '50ms', points: [{ name: 'tc', symbol: 'main.work', ...point }] }) : undefined;
   try {
@@ -29,17 +27,25 @@ async function run(point?: { at_entry: boolean }): Promise<number> {
   }
 }
 
-const rows: [string, number][] = [];
-for (let round = 0; round < 3; round++) {
-  rows.push(['no probe', await run()]);
-  rows.push(['on the branch (emulated/simulated)', await run({ at_entry: false })]);
-  rows.push(['on the first instruction (stepped)', await run({ at_entry: true })]);
+export async function trapCost(calls: number): Promise<string> {
+  const bin = buildGo('plain');
+  const rows: [string, number][] = [];
+  for (let round = 0; round < 3; round++) {
+    rows.push(['no probe', await run(bin, calls)]);
+    rows.push(['on the branch (emulated/simulated)', await run(bin, calls, { at_entry: false })]);
+    rows.push(['on the first instruction (stepped)', await run(bin, calls, { at_entry: true })]);
+  }
+  const best = (label: string) => Math.min(...rows.filter(([l]) => l === label).map(([, v]) => v));
+  const none = best('no probe');
+  const lines = [`| ${process.arch}, ${calls} calls of main.work, best of 3 | ns per call | probe cost per hit |`, '|---|---|---|'];
+  for (const label of ['no probe', 'on the branch (emulated/simulated)', 'on the first instruction (stepped)']) {
+    const v = best(label);
+    lines.push(`| ${label} | ${v.toFixed(0)} | ${label === 'no probe' ? '' : `${((v - none) / 1000).toFixed(2)} µs`} |`);
+  }
+  return lines.join('\n');
 }
-const best = (label: string) => Math.min(...rows.filter(([l]) => l === label).map(([, v]) => v));
-const none = best('no probe');
-console.log(`| ${process.arch}, ${calls} calls of main.work, best of 3 | ns per call | probe cost per hit |\n|---|---|---|`);
-for (const label of ['no probe', 'on the branch (emulated/simulated)', 'on the first instruction (stepped)']) {
-  const v = best(label);
-  console.log(`| ${label} | ${v.toFixed(0)} | ${label === 'no probe' ? '' : `${((v - none) / 1000).toFixed(2)} µs`} |`);
+
+if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
+  console.log(await trapCost(Number(process.argv[2] ?? 20000)));
+  process.exit(0);
 }
-process.exit(0);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -61,18 +61,26 @@ describe('deployment manifests', () => {
       return `const d${i}: m${modIndex.get(m.module)}.I${m.name} = ${JSON.stringify(doc)};`;
     });
     const file = join(dir, 'manifests.ts');
-    writeFileSync(file, [...imports, ...lines, 'export {};'].join('\n'));
-    const program = ts.createProgram([file], { strict: true, noEmit: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, skipLibCheck: true, types: [] });
-    const diags = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    expect(diags).toEqual([]);
+    try {
+      writeFileSync(file, [...imports, ...lines, 'export {};'].join('\n'));
+      const program = ts.createProgram([file], { strict: true, noEmit: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, skipLibCheck: true, types: [] });
+      const diags = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(diags).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('catches an invented field (the strict check can fail)', () => {
     const dir = mkdtempSync(join(ROOT, '.cache', 'manifest-check-'));
     const file = join(dir, 'bad.ts');
-    writeFileSync(file, `import type { IDaemonSet } from 'kubernetes-models/apps/v1';\nconst d: IDaemonSet = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: {}, spec: { selector: {}, template: { spec: { containers: [{ name: 'c', hostPidd: true }] } } } };\nexport {};`);
-    const program = ts.createProgram([file], { strict: true, noEmit: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, skipLibCheck: true, types: [] });
-    expect(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('\n')).toMatch(/hostPidd/);
+    try {
+      writeFileSync(file, `import type { IDaemonSet } from 'kubernetes-models/apps/v1';\nconst d: IDaemonSet = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: {}, spec: { selector: {}, template: { spec: { containers: [{ name: 'c', hostPidd: true }] } } } };\nexport {};`);
+      const program = ts.createProgram([file], { strict: true, noEmit: true, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, skipLibCheck: true, types: [] });
+      expect(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')).join('\n')).toMatch(/hostPidd/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('ship a pipeline.yaml that probeflow validates, in every ConfigMap', () => {

@@ -83,7 +83,7 @@ pipelines:
      (async () => {
        while (scraping) {
          const t = performance.timeOrigin + performance.now();
-         const text = await fetch(workerData.url).then((r) => r.text(), () => undefined);
+         const text = await fetch(workerData.url).then((r) => r.text()).catch(() => undefined); // the reload closes scrapes in flight
          const done = performance.timeOrigin + performance.now();
          if (text !== undefined) {
            const pids = [...text.matchAll(/^go_info\\{[^}]*pid="(\\d+)"/gm)].map((m) => Number(m[1]));

@@ -116,7 +116,7 @@ function attachAll(obj: BpfObject, config: BpfObjectProbeConfig, subs: Subscript
 
 /** Sums per-CPU values; otherwise the first 8 bytes of the value are the counter. */
 function entryValue(m: ReturnType<BpfObject['readMap']>, i: number, perCpu: boolean): number {
-  return perCpu ? sumPerCpu(m.values, i, m.valueStride, m.cpus, 0) : Number(readUint(m.values.subarray(i * m.valueStride, i * m.valueStride + Math.min(8, m.valueStride))));
+  return perCpu ? sumPerCpu(m, i, 0) : Number(readUint(m.values.subarray(i * m.valueStride, i * m.valueStride + Math.min(8, m.valueStride))));
 }
 
 function readCounter(obj: BpfObject, c: Counter, timestamp: number): Sample[] {

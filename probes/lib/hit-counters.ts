@@ -80,7 +80,7 @@ export class HitCounters {
       const point = this.points[cookie];
       const labels = labelsOf(pid);
       if (!point || !labels) continue;
-      const sum = (off: number) => sumPerCpu(m.values, i, m.valueStride, m.cpus, off);
+      const sum = (off: number) => sumPerCpu(m, i, off);
       out.push({ kind: 'counter', name: `${point.name}_total`, labels, timestamp, value: sum(STATS_COUNT) });
       if (point.argRegister !== undefined) {
         out.push({ kind: 'counter', name: `${point.name}_arg_sum`, labels, timestamp, value: sum(STATS_SUM) });
@@ -120,7 +120,7 @@ export class HitCounters {
   /** Events the kernel could not queue because the ring buffer was full. */
   eventsDropped(): number {
     const m = this.obj.readMap('events_dropped');
-    return m.count ? sumPerCpu(m.values, 0, m.valueStride, m.cpus, 0) : 0;
+    return m.count ? sumPerCpu(m, 0, 0) : 0;
   }
 
   close(): void {

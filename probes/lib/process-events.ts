@@ -52,7 +52,7 @@ export function openProcessEvents(onEvents: (events: ProcessEvent[]) => void): P
     return {
       dropped: () => {
         const m = obj.readMap('events_dropped');
-        return m.count ? sumPerCpu(m.values, 0, m.valueStride, m.cpus, 0) : 0;
+        return m.count ? sumPerCpu(m, 0, 0) : 0;
       },
       close: () => {
         ring.close();

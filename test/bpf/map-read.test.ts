@@ -60,7 +60,7 @@ describe('reading a whole BPF map', () => {
     const i = m.keys.readUInt32LE(4) - 100_000;
     let want = 0;
     for (let c = 0; c < cpus; c++) want += i + c + c * 2 ** 32;
-    expect(sumPerCpu(m.values, 0, m.valueStride, m.cpus, 0)).toBe(want);
+    expect(sumPerCpu(m, 0, 0)).toBe(want);
   });
 
   it('an empty map reads as no entries either way', () => {

@@ -1,4 +1,4 @@
-import { BpfObject, bundledObjectPath, readU64, sumPerCpu, u32 } from '../../../engine/bpf/bpf-object.js';
+import { BpfObject, bundledObjectPath, hostWords, sumPerCpu, u32, u64At } from '../../../engine/bpf/bpf-object.js';
 import { withLabel, type HistogramSample, type Labels, type Sample } from '../../../engine/model/sample.js';
 import { CLASS_TO_SIZE, type GoOffsets } from './offsets.js';
 import type { RuntimeTotals } from './runtime-totals.js';
@@ -50,6 +50,8 @@ const C_GC_CYCLES = 0;
 const C_CREATED = 1;
 const C_EXITED = 2;
 const C_ALLOC_LARGE = 4;
+/** Counter indexes per process in the `counters` map's keys (bpf/go_runtime.bpf.c), rounded up. */
+const COUNTER_SLOTS = 64;
 
 /** STW pause buckets: 2^10 ns (~1 µs) … 2^36 ns (~69 s); the in-kernel log2 slots fold into them. */
 const STW_FIRST_SLOT = 10;
@@ -57,10 +59,20 @@ const STW_LAST_SLOT = 36;
 export const STW_BOUNDS: readonly number[] = Array.from({ length: STW_LAST_SLOT - STW_FIRST_SLOT + 1 }, (_, i) => 2 ** (STW_FIRST_SLOT + i) / 1e9);
 /** Per-bucket counts of an empty histogram over STW_BOUNDS (+Inf last). */
 const emptyCounts = () => new Array<number>(STW_BOUNDS.length + 1).fill(0);
-/** A histogram value as the BPF program keeps it (count, sum_ns, 64 log2 slots), in STW_BOUNDS' buckets. */
-function foldedCounts(v: Buffer): number[] {
+/**
+ * A histogram value as the BPF program keeps it (count, sum_ns, 64 log2 slots), at byte `at`
+ * of a map read's words, in STW_BOUNDS' buckets.
+ */
+function foldedCounts(words: Uint32Array, at: number): number[] {
   const counts = emptyCounts();
-  for (let s = 0; s < 64; s++) counts[Math.min(Math.max(s - STW_FIRST_SLOT, 0), STW_BOUNDS.length)]! += readU64(v, 16 + s * 8);
+  const last = STW_BOUNDS.length;
+  for (let s = 0, w = (at + 16) >>> 2; s < 64; s++, w += 2) {
+    const lo = words[w]!;
+    const hi = words[w + 1]!;
+    // Most slots of a log2 histogram are empty.
+    if (lo === 0 && hi === 0) continue;
+    counts[s <= STW_FIRST_SLOT ? 0 : s - STW_FIRST_SLOT >= last ? last : s - STW_FIRST_SLOT]! += lo + hi * 4294967296;
+  }
   return counts;
 }
 const STW_PHASES = ['unknown', 'mark_termination', 'sweep_termination', 'other'];
@@ -191,25 +203,34 @@ export class GoRuntimeMaps {
 
     if (opts.metrics.has('blocked')) {
       const m = this.obj.readMap('blocked');
-      const seen = new Set<string>();
+      const keys = hostWords(m.keys);
+      const seen = new Map<GoProcess, Set<string>>();
       const blocked = (p: GoProcess, reason: string, ns: number, n: number) => {
         const labels = withLabel(p.labels, 'reason', reason);
         counter('go_sched_goroutines_blocked_seconds_total', labels, ns / 1e9, 'Time goroutines spent parked (gopark to wakeup), by wait reason; counted at wakeup');
         counter('go_sched_goroutines_blocked_total', labels, n, 'Completed goroutine parks (wakeups), by wait reason');
-        seen.add(`${p.pid}:${reason}`);
       };
       for (let i = 0; i < m.count; i++) {
-        const p = procs.get(m.keys.readUInt32LE(i * 8));
+        const p = procs.get(keys[i * 2]!);
         if (!p) continue;
-        blocked(p, waitReasonName(p.minor, m.keys.readUInt32LE(i * 8 + 4)), sumPerCpu(m.values, i, m.valueStride, m.cpus, 0), sumPerCpu(m.values, i, m.valueStride, m.cpus, 8));
+        const reason = waitReasonName(p.minor, keys[i * 2 + 1]!);
+        blocked(p, reason, sumPerCpu(m, i, 0), sumPerCpu(m, i, 8));
+        let reasons = seen.get(p);
+        if (!reasons) seen.set(p, (reasons = new Set()));
+        reasons.add(reason);
       }
-      for (const p of procs.values()) for (const reason of p.missing.has('blocked') ? [] : blockedFromAttach(p.minor)) if (!seen.has(`${p.pid}:${reason}`)) blocked(p, reason, 0, 0);
+      for (const p of procs.values()) {
+        if (p.missing.has('blocked')) continue;
+        const reasons = seen.get(p);
+        for (const reason of blockedFromAttach(p.minor)) if (!reasons?.has(reason)) blocked(p, reason, 0, 0);
+      }
     }
 
     if (opts.metrics.has('blocked')) this.readWaiting(procs, now, out);
 
     if (opts.metrics.has('gc_pauses')) {
       const m = this.obj.readMap('stw');
+      const keys = hostWords(m.keys);
       const byProcess = new Map<number, Map<string, { counts: number[]; sum: number; count: number }>>();
       const zero = () => ({ counts: emptyCounts(), sum: 0, count: 0 });
       // From attach on, with zero counts: rate() and dashboards need the series before the first pause.
@@ -218,11 +239,11 @@ export class GoRuntimeMaps {
         byProcess.set(p.pid, new Map((p.stwPhases === 'unknown' ? ['unknown'] : ['mark_termination', 'sweep_termination', 'other']).map((phase) => [phase, zero()])));
       }
       for (let i = 0; i < m.count; i++) {
-        const pid = m.keys.readUInt32LE(i * 8);
+        const pid = keys[i * 2]!;
         const phases = procs.has(pid) ? byProcess.get(pid) : undefined;
         if (!phases) continue;
-        const v = m.values.subarray(i * m.valueStride);
-        phases.set(STW_PHASES[m.keys.readUInt32LE(i * 8 + 4)] ?? 'other', { counts: foldedCounts(v), sum: readU64(v, 8) / 1e9, count: readU64(v, 0) });
+        const at = i * m.valueStride;
+        phases.set(STW_PHASES[keys[i * 2 + 1]!] ?? 'other', { counts: foldedCounts(m.words, at), sum: u64At(m.words, at + 8) / 1e9, count: u64At(m.words, at) });
       }
       for (const [pid, phases] of byProcess) {
         const p = procs.get(pid)!;
@@ -245,17 +266,20 @@ export class GoRuntimeMaps {
 
     if (opts.metrics.has('sched_latency')) this.readSchedLatency(procs, now, out);
 
-    const counters = new Map<string, number>();
+    // Keyed pid·8 + counter: a number, not a string built per entry and per lookup.
+    const counters = new Map<number, number>();
     const c = this.obj.readMap('counters');
-    for (let i = 0; i < c.count; i++) counters.set(`${c.keys.readUInt32LE(i * 8)}:${c.keys.readUInt32LE(i * 8 + 4)}`, sumPerCpu(c.values, i, c.valueStride, c.cpus, 0));
+    const counterKeys = hostWords(c.keys);
+    for (let i = 0; i < c.count; i++) counters.set(counterKeys[i * 2]! * COUNTER_SLOTS + counterKeys[i * 2 + 1]!, sumPerCpu(c, i, 0));
     const exactBytes = opts.allocMode === 'exact' && opts.metrics.has('alloc') ? this.exactAllocBytes(procs) : undefined;
     const spans = new Map<number, { bytes: number; objects: number }>();
     if (opts.allocMode === 'cheap' && opts.metrics.has('alloc')) {
       const a = this.obj.readMap('span_allocs');
-      for (let i = 0; i < a.count; i++) spans.set(a.keys.readUInt32LE(i * 4), { bytes: sumPerCpu(a.values, i, a.valueStride, a.cpus, 0), objects: sumPerCpu(a.values, i, a.valueStride, a.cpus, 8) });
+      const spanKeys = hostWords(a.keys);
+      for (let i = 0; i < a.count; i++) spans.set(spanKeys[i]!, { bytes: sumPerCpu(a, i, 0), objects: sumPerCpu(a, i, 8) });
     }
     for (const p of procs.values()) {
-      const get = (what: number) => counters.get(`${p.pid}:${what}`) ?? 0;
+      const get = (what: number) => counters.get(p.pid * COUNTER_SLOTS + what) ?? 0;
       const cycles = (p.seed?.gcCycles ?? 0) + get(C_GC_CYCLES);
       if (opts.metrics.has('gc_cycles')) counter('go_gc_cycles_total', p.labels, cycles, 'Completed GC cycles since the process started, as /gc/cycles/total:gc-cycles (gcMarkTermination)');
       const pauseSum = gcPauseSums.get(p.pid);
@@ -288,27 +312,31 @@ export class GoRuntimeMaps {
    */
   private readWaiting(procs: Map<number, GoProcess>, now: number, out: Sample[]): void {
     const m = this.obj.readMap('parked');
+    const keys = hostWords(m.keys);
     const monoNow = Number(process.hrtime.bigint()) / 1e9;
-    const byReason = new Map<string, { p: GoProcess; reason: number; count: number; oldest: number }>();
+    // Per process, by reason code: one entry per parked goroutine, so thousands per read.
+    const byProcess = new Map<GoProcess, Map<number, { count: number; oldest: number }>>();
     for (let i = 0; i < m.count; i++) {
-      const p = procs.get(m.keys.readUInt32LE(i * 16));
+      const p = procs.get(keys[i * 4]!);
       if (!p) continue;
       const at = i * m.valueStride;
-      const reason = m.values.readUInt32LE(at + 8);
-      const key = `${p.pid}:${reason}`;
-      const parkedAt = readU64(m.values, at) / 1e9;
-      const e = byReason.get(key);
+      const reason = m.words[(at + 8) >>> 2]!;
+      const parkedAt = u64At(m.words, at) / 1e9;
+      let reasons = byProcess.get(p);
+      if (!reasons) byProcess.set(p, (reasons = new Map()));
+      const e = reasons.get(reason);
       if (e) {
         e.count++;
-        e.oldest = Math.min(e.oldest, parkedAt);
-      } else byReason.set(key, { p, reason, count: 1, oldest: parkedAt });
+        if (parkedAt < e.oldest) e.oldest = parkedAt;
+      } else reasons.set(reason, { count: 1, oldest: parkedAt });
     }
     for (const p of procs.values()) {
-      const seen = (this.waitReasons.get(p.pid) ?? new Set<number>());
+      const seen = this.waitReasons.get(p.pid) ?? new Set<number>();
       this.waitReasons.set(p.pid, seen);
-      for (const e of byReason.values()) if (e.p === p) seen.add(e.reason);
+      const parked = byProcess.get(p);
+      if (parked) for (const reason of parked.keys()) seen.add(reason);
       for (const reason of seen) {
-        const e = byReason.get(`${p.pid}:${reason}`);
+        const e = parked?.get(reason);
         const labels = withLabel(p.labels, 'reason', waitReasonName(p.minor, reason));
         out.push({ kind: 'gauge', name: 'go_sched_goroutines_waiting', labels, timestamp: now, value: e?.count ?? 0, help: 'Goroutines parked right now, by wait reason (parked since the probe attached)' });
         out.push({ kind: 'gauge', name: 'go_sched_goroutines_waiting_oldest_seconds', labels, timestamp: now, value: e ? Math.max(0, monoNow - e.oldest) : 0, help: 'How long the longest-parked goroutine of each wait reason has waited' });
@@ -319,14 +347,15 @@ export class GoRuntimeMaps {
   /** Runnable → running, as /sched/latencies:seconds; from attach on (zero until the first sample). */
   private readSchedLatency(procs: Map<number, GoProcess>, now: number, out: Sample[]): void {
     const m = this.obj.readMap('sched_latency');
+    const keys = hostWords(m.keys);
     const seen = new Set<number>();
     const push = (p: GoProcess, counts: number[], sum: number, count: number) =>
       out.push({ kind: 'histogram', name: 'go_sched_latencies_seconds', labels: p.labels, timestamp: now, bounds: STW_BOUNDS, counts, sum, count, help: 'Time goroutines spent runnable before running (runqput/goschedImpl/injectglist → execute), 1 in sched_latency_every sampled, as /sched/latencies:seconds' });
     for (let i = 0; i < m.count; i++) {
-      const p = procs.get(m.keys.readUInt32LE(i * 4));
+      const p = procs.get(keys[i]!);
       if (!p) continue;
-      const v = m.values.subarray(i * m.valueStride);
-      push(p, foldedCounts(v), readU64(v, 8) / 1e9, readU64(v, 0));
+      const at = i * m.valueStride;
+      push(p, foldedCounts(m.words, at), u64At(m.words, at + 8) / 1e9, u64At(m.words, at));
       seen.add(p.pid);
     }
     for (const p of procs.values()) if (!seen.has(p.pid) && !p.missing.has('sched_latency')) push(p, emptyCounts(), 0, 0);
@@ -340,7 +369,7 @@ export class GoRuntimeMaps {
       const pid = m.keys.readUInt32LE(i * 12);
       const p = procs.get(pid);
       if (!p) continue;
-      const n = sumPerCpu(m.values, i, m.valueStride, m.cpus, 0);
+      const n = sumPerCpu(m, i, 0);
       out.set(pid, (out.get(pid) ?? 0) + n * allocatedSize(m.keys.readUInt32LE(i * 12 + 4), m.keys.readUInt32LE(i * 12 + 8) === 1, p.minor));
     }
     return out;

@@ -32,7 +32,9 @@ export class ProcessMemory {
     return start - linked;
   }
 
-  read(addr: bigint, len: number, into = Buffer.alloc(len)): Buffer {
+  // allocUnsafe: small reads come from Node's pool (a zeroed ArrayBuffer each was most of a
+  // gauge read's garbage), and a short read throws before any stale byte is looked at.
+  read(addr: bigint, len: number, into = Buffer.allocUnsafe(len)): Buffer {
     const n = readSync(this.fd, into, 0, len, Number(addr + this.bias));
     if (n !== len) throw new Error(`short read of pid ${this.pid} at 0x${addr.toString(16)}`);
     return into;
@@ -40,7 +42,7 @@ export class ProcessMemory {
 
   /** An address read from the process: already in its address space, no bias. */
   readAt(addr: bigint, len: number): Buffer {
-    const into = Buffer.alloc(len);
+    const into = Buffer.allocUnsafe(len);
     const n = readSync(this.fd, into, 0, len, Number(addr));
     if (n !== len) throw new Error(`short read of pid ${this.pid} at 0x${addr.toString(16)}`);
     return into;

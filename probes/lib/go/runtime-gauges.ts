@@ -50,13 +50,17 @@ export function readRuntimeGauges(mem: ProcessMemory, g: RuntimeGlobals, o: GoOf
   const ps = len ? mem.readAt(ptr, len * 8) : Buffer.alloc(0);
   const runq: number[] = [];
   let freeInPs = 0;
+  // The fields of a P in one read (runqhead … runnext spans its 256-slot run queue, ~2 KiB):
+  // a syscall per P instead of three.
+  const first = Math.min(o.pRunqhead, o.pRunnext, o.pGfreeN ?? Infinity);
+  const end = Math.max(o.pRunqhead + 8, o.pRunnext + 8, o.pGfreeN === undefined ? 0 : o.pGfreeN + 4);
   for (let i = 0; i < len; i++) {
     const p = ps.readBigUInt64LE(i * 8);
     if (!p) continue;
-    const head = mem.readAt(p + BigInt(o.pRunqhead), 8);
-    const runnext = mem.readAt(p + BigInt(o.pRunnext), 8).readBigUInt64LE(0);
-    runq[i] = ((head.readUInt32LE(4) - head.readUInt32LE(0)) >>> 0) + (runnext ? 1 : 0);
-    if (o.pGfreeN !== undefined) freeInPs += mem.readAt(p + BigInt(o.pGfreeN), 4).readInt32LE(0);
+    const f = mem.readAt(p + BigInt(first), end - first);
+    const head = o.pRunqhead - first;
+    runq[i] = ((f.readUInt32LE(head + 4) - f.readUInt32LE(head)) >>> 0) + (f.readBigUInt64LE(o.pRunnext - first) ? 1 : 0);
+    if (o.pGfreeN !== undefined) freeInPs += f.readInt32LE(o.pGfreeN - first);
   }
   let goroutines: number | undefined;
   if (g.allglen !== undefined && o.schedGfreeN !== undefined && o.pGfreeN !== undefined) {

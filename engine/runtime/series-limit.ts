@@ -17,7 +17,9 @@ export interface SeriesLimitOptions {
 export function limitSeries(opts: SeriesLimitOptions): OperatorFunction<SampleBatch, SampleBatch> {
   return (source) =>
     defer(() => {
-      const lastSeen = new Map<string, number>();
+      // A box per series, updated in place: a number stored as a Map value is a new heap
+      // number per set, every series every read.
+      const lastSeen = new Map<string, { at: number }>();
       let lastSweep = -Infinity;
       return source.pipe(
         map((batch) => {
@@ -27,10 +29,12 @@ export function limitSeries(opts: SeriesLimitOptions): OperatorFunction<SampleBa
           for (const s of batch) {
             if (s.timestamp > now) now = s.timestamp;
             const key = keyOf(s);
-            if (lastSeen.has(key) || lastSeen.size < opts.maxSeries) {
+            const seen = lastSeen.get(key);
+            if (seen || lastSeen.size < opts.maxSeries) {
               // An ended series frees its slot at once: its process exited.
               if (s.ended) lastSeen.delete(key);
-              else lastSeen.set(key, Math.max(lastSeen.get(key) ?? s.timestamp, s.timestamp));
+              else if (!seen) lastSeen.set(key, { at: s.timestamp });
+              else if (s.timestamp > seen.at) seen.at = s.timestamp;
               out.push(s);
             } else {
               overflow ??= new Map();
@@ -39,7 +43,9 @@ export function limitSeries(opts: SeriesLimitOptions): OperatorFunction<SampleBa
           }
           if (now - lastSweep >= opts.staleAfterMs) {
             lastSweep = now;
-            for (const [k, ts] of lastSeen) if (now - ts > opts.staleAfterMs) lastSeen.delete(k);
+            lastSeen.forEach((seen, k) => {
+              if (now - seen.at > opts.staleAfterMs) lastSeen.delete(k);
+            });
           }
           overflow?.forEach((n, name) => opts.onOverflow(name, n));
           return out;

@@ -9,13 +9,49 @@ function kindOf(s: Exclude<Sample, { kind: 'event' }>): Kind {
   return s.kind === 'histogram' && s.bounds.length === 0 ? 'summary' : s.kind;
 }
 
+/**
+ * The latest values of a series, copied out of its sample: a sample held until the next
+ * scrape outlives V8's young generation and is promoted, to die in the old one (14k samples
+ * every interval with 100 Go processes, left to major GCs); copied out, it dies young.
+ */
 interface Series {
   /** `{a="b",c="d"}` (or ''), shared by every series with the same labels object. */
   labelText: string;
-  sample: Sample;
+  /** A counter's or gauge's value. */
+  value: number;
+  /** A histogram's sum and count. */
+  sum: number;
+  count: number;
+  /** A histogram's bounds (the sample's array) and per-bucket counts (its own, overwritten in place). */
+  bounds?: readonly number[];
+  counts?: number[];
+  /** `name_bucket{…,le="…"} ` for each of `bounds` and +Inf, made at the first scrape. */
+  bucketPrefixes?: string[];
   updatedAt: number;
-  /** A histogram's `name_bucket{…,le="…"} ` prefixes, kept while its bounds stay the same. */
-  buckets?: { bounds: readonly number[]; prefixes: string[] };
+}
+
+function newSeries(s: Exclude<Sample, { kind: 'event' }>, labelText: string, now: number): Series {
+  const series: Series = { labelText, value: 0, sum: 0, count: 0, updatedAt: now };
+  setValues(series, s);
+  return series;
+}
+
+function setValues(series: Series, s: Exclude<Sample, { kind: 'event' }>): void {
+  if (s.kind !== 'histogram') {
+    series.value = s.value;
+    return;
+  }
+  series.sum = s.sum;
+  series.count = s.count;
+  if (s.bounds.length === 0) return;
+  const counts = series.counts;
+  if (series.bounds === s.bounds && counts?.length === s.counts.length) {
+    for (let i = 0; i < counts.length; i++) counts[i] = s.counts[i]!;
+    return;
+  }
+  series.bounds = s.bounds;
+  series.counts = [...s.counts];
+  series.bucketPrefixes = undefined;
 }
 
 interface Family {
@@ -39,6 +75,11 @@ export class SeriesStore {
   private readonly families = new Map<string, Family>();
   conflicts = 0;
   private lastExpire: number;
+  /**
+   * No series was updated before this: a sweep (every scrape) walks all of them only when one
+   * may be past the TTL, about once per TTL, not 14k series every 10 s to find none.
+   */
+  private oldestUpdate = Infinity;
 
   constructor(private readonly ttlMs: number) {
     this.lastExpire = Date.now();
@@ -50,6 +91,7 @@ export class SeriesStore {
    */
   update(batch: readonly Sample[], now = Date.now()): void {
     if (now - this.lastExpire >= Math.max(1000, this.ttlMs / 4)) this.expire(now);
+    if (now < this.oldestUpdate) this.oldestUpdate = now;
     for (const s of batch) {
       if (s.kind === 'event') continue;
       const kind = kindOf(s);
@@ -70,19 +112,25 @@ export class SeriesStore {
       }
       const prev = f.series.get(key);
       if (prev) {
-        prev.sample = s;
+        setValues(prev, s);
         prev.updatedAt = now;
-      } else f.series.set(key, { labelText: labelText(s.labels), sample: s, updatedAt: now });
+      } else f.series.set(key, newSeries(s, labelText(s.labels), now));
     }
   }
 
   /** Forgets series older than the TTL (and families left empty). */
   expire(now = Date.now()): void {
     this.lastExpire = now;
-    for (const [name, f] of this.families) {
-      for (const [k, s] of f.series) if (now - s.updatedAt > this.ttlMs) f.series.delete(k);
+    if (now - this.oldestUpdate <= this.ttlMs) return;
+    let oldest = Infinity;
+    this.families.forEach((f, name) => {
+      f.series.forEach((s, k) => {
+        if (now - s.updatedAt > this.ttlMs) f.series.delete(k);
+        else if (s.updatedAt < oldest) oldest = s.updatedAt;
+      });
       if (f.series.size === 0) this.families.delete(name);
-    }
+    });
+    this.oldestUpdate = oldest;
   }
 
   get seriesCount(): number {
@@ -110,16 +158,16 @@ export class SeriesStore {
       const family = om && f.kind === 'counter' ? name.replace(/_total$/, '') : name;
       out += `# HELP ${family} ${escapeHelp(f.help ?? `${f.kind} ${name} from a probeflow pipeline`)}\n# TYPE ${family} ${f.kind}\n`;
       const sampleName = om && f.kind === 'counter' ? `${family}_total` : name;
+      const histogram = f.kind === 'histogram' || f.kind === 'summary';
       for (const s of f.series.values()) {
-        const sm = s.sample;
-        if (sm.kind === 'histogram') {
-          if (sm.bounds.length > 0) {
-            const prefixes = bucketPrefixes(name, s, sm.bounds);
+        if (histogram) {
+          if (s.counts) {
+            const prefixes = bucketPrefixes(name, s);
             let cumulative = 0;
-            for (let i = 0; i < sm.counts.length; i++) out += prefixes[i]! + num((cumulative += sm.counts[i]!)) + '\n';
+            for (let i = 0; i < s.counts.length; i++) out += prefixes[i]! + num((cumulative += s.counts[i]!)) + '\n';
           }
-          out += `${name}_sum${s.labelText} ${num(sm.sum)}\n${name}_count${s.labelText} ${num(sm.count)}\n`;
-        } else out += sampleName + s.labelText + ' ' + num(sm.value) + '\n';
+          out += `${name}_sum${s.labelText} ${num(s.sum)}\n${name}_count${s.labelText} ${num(s.count)}\n`;
+        } else out += sampleName + s.labelText + ' ' + num(s.value) + '\n';
         if (out.length >= CHUNK_CHARS) {
           yield out;
           out = '';
@@ -130,13 +178,13 @@ export class SeriesStore {
   }
 }
 
-function bucketPrefixes(name: string, s: Series, bounds: readonly number[]): string[] {
-  if (s.buckets?.bounds !== bounds) {
-    const prefixes = bounds.map((b) => `${name}_bucket${withLabel(s.labelText, 'le', formatLe(b))} `);
+function bucketPrefixes(name: string, s: Series): string[] {
+  if (!s.bucketPrefixes) {
+    const prefixes = s.bounds!.map((b) => `${name}_bucket${withLabel(s.labelText, 'le', formatLe(b))} `);
     prefixes.push(`${name}_bucket${withLabel(s.labelText, 'le', '+Inf')} `);
-    s.buckets = { bounds, prefixes };
+    s.bucketPrefixes = prefixes;
   }
-  return s.buckets.prefixes;
+  return s.bucketPrefixes;
 }
 
 function escapeHelp(v: string): string {

@@ -54,5 +54,5 @@ export async function engineThroughput(): Promise<string> {
       rows.push([`${label}, batches of ${batchSize} (${batchSize} series)`, `${(rate / 1e6).toFixed(2)} M samples/s`, `${(1e9 / rate).toFixed(0)} ns`]);
     }
   }
-  return table([`engine (one core, in process; ${SAMPLES / 1000}k input samples, median of ${RUNS})`, 'throughput', 'per input sample'], rows);
+  return table([`engine (one core, in a process of its own; ${SAMPLES / 1000}k input samples, median of ${RUNS})`, 'throughput', 'per input sample'], rows);
 }

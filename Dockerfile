@@ -33,12 +33,13 @@ COPY --from=build /src/pipelines ./pipelines
 EXPOSE 9464 9465
 # Lean by default, for what the agent does on a node: read maps every interval and answer
 # scrapes (bench/RESULTS.md, "The agent's memory and CPU": RSS 59 MB with 1 Go process instead of
-# 68 under Node's defaults, at most 76 MB with 100 instead of 123; CPU no higher).
+# 68 under Node's defaults, at most 73 MB with 100 instead of 126; CPU lower, 0.66% of a core
+# with 100 against 1.09%).
 # - a 2 MB young generation instead of V8's 16 MB semi-spaces: little is allocated per read;
 # - one malloc arena: V8's and libuv's threads each kept their own, mostly empty, per thread;
 # - no optimizing compiler (TurboFan): its code and zones are ~5 MB of RSS, and the per-interval
 #   work is too little to pay for them. Per-event pipelines (ring buffers at 100k+ events/s) want
-#   it back: the engine moves ~0.3 M samples/s without it, >1 M with it. Override the command:
+#   it back: the engine moves ~0.6 M samples/s without it, ~2 M with it. Override the command:
 #   node --max-semi-space-size=2 /opt/probeflow/bin/probeflow.js run -c …
 ENV MALLOC_ARENA_MAX=1
 ENTRYPOINT ["node", "--max-semi-space-size=2", "--no-opt", "/opt/probeflow/bin/probeflow.js"]

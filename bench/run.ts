@@ -181,7 +181,7 @@ const READING = `## Reading these numbers
 /**
  * Sections measured in a process of their own: the engine's and the endpoint's per-sample loops
  * inherit the JIT's and the heap's state from the sections before them otherwise (the engine
- * ran 0.9–1.0 M samples/s after the probe sections, 1.5–2.4 M alone).
+ * ran 0.9–1.0 M samples/s after the probe sections, 1.7–2.9 M alone).
  */
 const ISOLATED = new Set(['engine', 'scrape']);
 /** Set in such a child: it prints the section's body alone. */

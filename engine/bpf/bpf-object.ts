@@ -38,6 +38,8 @@ export interface MapEntries {
    * which was a third of the go_runtime read with 100 processes' pause histograms.
    */
   words: Uint32Array;
+  /** `keys` as 32-bit words in host order: pids, cookies and reasons are u32 fields of keys. */
+  keyWords: Uint32Array;
 }
 
 /** PROBEFLOW_MAP_BATCH=off reads entry by entry, as on kernels before 5.6 (tests compare both). */
@@ -280,7 +282,7 @@ export class BpfObject {
 
   readMap(name: string): MapEntries {
     const m = this.obj.readMap(name, batchReads());
-    return { ...m, words: hostWords(m.values) };
+    return { ...m, words: hostWords(m.values), keyWords: hostWords(m.keys) };
   }
 
   /** Only the keys, for sweeps (what an exited process left): no values copied out. */
@@ -356,7 +358,7 @@ export function readU64(b: Buffer, at: number): number {
 const LOW_WORD_FIRST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** A Buffer's bytes as host-order u32 words: a view when aligned (the binding's are), else a copy. */
-export function hostWords(b: Buffer): Uint32Array {
+function hostWords(b: Buffer): Uint32Array {
   if (!LOW_WORD_FIRST) throw new Error('probeflow reads BPF maps on little-endian machines only');
   if (b.byteOffset % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
   const words = new Uint32Array(b.length >>> 2);
@@ -375,9 +377,8 @@ export function u64At(words: Uint32Array, at: number): number {
  * (counters of nanoseconds reach that after 104 days of summed time), without a BigInt per CPU.
  */
 export function sumPerCpu(m: MapEntries, entry: number, offset: number): number {
-  const slotWords = m.valueStride / m.cpus / 4;
-  const words = m.words;
+  const slot = m.valueStride / m.cpus;
   let total = 0;
-  for (let c = 0, w = (entry * m.valueStride + offset) >>> 2; c < m.cpus; c++, w += slotWords) total += words[w]! + words[w + 1]! * 4294967296;
+  for (let c = 0, at = entry * m.valueStride + offset; c < m.cpus; c++, at += slot) total += u64At(m.words, at);
   return total;
 }

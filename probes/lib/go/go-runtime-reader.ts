@@ -1,4 +1,4 @@
-import { BpfObject, bundledObjectPath, hostWords, sumPerCpu, u32, u64At } from '../../../engine/bpf/bpf-object.js';
+import { BpfObject, bundledObjectPath, sumPerCpu, u32, u64At } from '../../../engine/bpf/bpf-object.js';
 import { withLabel, type HistogramSample, type Labels, type Sample } from '../../../engine/model/sample.js';
 import { CLASS_TO_SIZE, type GoOffsets } from './offsets.js';
 import type { RuntimeTotals } from './runtime-totals.js';
@@ -66,12 +66,11 @@ const emptyCounts = () => new Array<number>(STW_BOUNDS.length + 1).fill(0);
 function foldedCounts(words: Uint32Array, at: number): number[] {
   const counts = emptyCounts();
   const last = STW_BOUNDS.length;
-  for (let s = 0, w = (at + 16) >>> 2; s < 64; s++, w += 2) {
-    const lo = words[w]!;
-    const hi = words[w + 1]!;
+  for (let s = 0; s < 64; s++) {
+    const n = u64At(words, at + 16 + s * 8);
     // Most slots of a log2 histogram are empty.
-    if (lo === 0 && hi === 0) continue;
-    counts[s <= STW_FIRST_SLOT ? 0 : s - STW_FIRST_SLOT >= last ? last : s - STW_FIRST_SLOT]! += lo + hi * 4294967296;
+    if (n === 0) continue;
+    counts[s <= STW_FIRST_SLOT ? 0 : s - STW_FIRST_SLOT >= last ? last : s - STW_FIRST_SLOT]! += n;
   }
   return counts;
 }
@@ -203,7 +202,7 @@ export class GoRuntimeMaps {
 
     if (opts.metrics.has('blocked')) {
       const m = this.obj.readMap('blocked');
-      const keys = hostWords(m.keys);
+      const keys = m.keyWords;
       const seen = new Map<GoProcess, Set<string>>();
       const blocked = (p: GoProcess, reason: string, ns: number, n: number) => {
         const labels = withLabel(p.labels, 'reason', reason);
@@ -230,7 +229,7 @@ export class GoRuntimeMaps {
 
     if (opts.metrics.has('gc_pauses')) {
       const m = this.obj.readMap('stw');
-      const keys = hostWords(m.keys);
+      const keys = m.keyWords;
       const byProcess = new Map<number, Map<string, { counts: number[]; sum: number; count: number }>>();
       const zero = () => ({ counts: emptyCounts(), sum: 0, count: 0 });
       // From attach on, with zero counts: rate() and dashboards need the series before the first pause.
@@ -266,16 +265,16 @@ export class GoRuntimeMaps {
 
     if (opts.metrics.has('sched_latency')) this.readSchedLatency(procs, now, out);
 
-    // Keyed pid·8 + counter: a number, not a string built per entry and per lookup.
+    // Keyed pid·COUNTER_SLOTS + counter: a number, not a string built per entry and per lookup.
     const counters = new Map<number, number>();
     const c = this.obj.readMap('counters');
-    const counterKeys = hostWords(c.keys);
+    const counterKeys = c.keyWords;
     for (let i = 0; i < c.count; i++) counters.set(counterKeys[i * 2]! * COUNTER_SLOTS + counterKeys[i * 2 + 1]!, sumPerCpu(c, i, 0));
     const exactBytes = opts.allocMode === 'exact' && opts.metrics.has('alloc') ? this.exactAllocBytes(procs) : undefined;
     const spans = new Map<number, { bytes: number; objects: number }>();
     if (opts.allocMode === 'cheap' && opts.metrics.has('alloc')) {
       const a = this.obj.readMap('span_allocs');
-      const spanKeys = hostWords(a.keys);
+      const spanKeys = a.keyWords;
       for (let i = 0; i < a.count; i++) spans.set(spanKeys[i]!, { bytes: sumPerCpu(a, i, 0), objects: sumPerCpu(a, i, 8) });
     }
     for (const p of procs.values()) {
@@ -312,7 +311,7 @@ export class GoRuntimeMaps {
    */
   private readWaiting(procs: Map<number, GoProcess>, now: number, out: Sample[]): void {
     const m = this.obj.readMap('parked');
-    const keys = hostWords(m.keys);
+    const keys = m.keyWords;
     const monoNow = Number(process.hrtime.bigint()) / 1e9;
     // Per process, by reason code: one entry per parked goroutine, so thousands per read.
     const byProcess = new Map<GoProcess, Map<number, { count: number; oldest: number }>>();
@@ -347,7 +346,7 @@ export class GoRuntimeMaps {
   /** Runnable → running, as /sched/latencies:seconds; from attach on (zero until the first sample). */
   private readSchedLatency(procs: Map<number, GoProcess>, now: number, out: Sample[]): void {
     const m = this.obj.readMap('sched_latency');
-    const keys = hostWords(m.keys);
+    const keys = m.keyWords;
     const seen = new Set<number>();
     const push = (p: GoProcess, counts: number[], sum: number, count: number) =>
       out.push({ kind: 'histogram', name: 'go_sched_latencies_seconds', labels: p.labels, timestamp: now, bounds: STW_BOUNDS, counts, sum, count, help: 'Time goroutines spent runnable before running (runqput/goschedImpl/injectglist → execute), 1 in sched_latency_every sampled, as /sched/latencies:seconds' });
@@ -366,11 +365,11 @@ export class GoRuntimeMaps {
     const m = this.obj.readMap('alloc_sizes');
     const out = new Map<number, number>();
     for (let i = 0; i < m.count; i++) {
-      const pid = m.keys.readUInt32LE(i * 12);
+      const pid = m.keyWords[i * 3]!;
       const p = procs.get(pid);
       if (!p) continue;
       const n = sumPerCpu(m, i, 0);
-      out.set(pid, (out.get(pid) ?? 0) + n * allocatedSize(m.keys.readUInt32LE(i * 12 + 4), m.keys.readUInt32LE(i * 12 + 8) === 1, p.minor));
+      out.set(pid, (out.get(pid) ?? 0) + n * allocatedSize(m.keyWords[i * 3 + 1]!, m.keyWords[i * 3 + 2] === 1, p.minor));
     }
     return out;
   }

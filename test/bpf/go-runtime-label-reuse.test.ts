@@ -18,6 +18,8 @@ describe('labels objects are reused across reads (each stage then keys a series 
     expect(withLabel(base, 'reason', 'select')).toBe(a);
     expect(a).toEqual({ pid: '7', comm: 'api', reason: 'select' });
     expect(withLabel(base, 'reason', 'sleep')).not.toBe(a);
+    // The same value under another name is another series.
+    expect(withLabel(base, 'phase', 'select')).toEqual({ pid: '7', comm: 'api', phase: 'select' });
     expect(withLabel({ ...base }, 'reason', 'select')).not.toBe(a);
     expect(base).toEqual({ pid: '7', comm: 'api' });
     expect(labelsKey(withLabel(base, 'reason', 'select'))).toBe(labelsKey(a));

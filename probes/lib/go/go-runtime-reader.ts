@@ -66,11 +66,11 @@ const emptyCounts = () => new Array<number>(STW_BOUNDS.length + 1).fill(0);
 function foldedCounts(words: Uint32Array, at: number): number[] {
   const counts = emptyCounts();
   const last = STW_BOUNDS.length;
-  for (let s = 0; s < 64; s++) {
-    const n = u64At(words, at + 16 + s * 8);
-    // Most slots of a log2 histogram are empty.
-    if (n === 0) continue;
-    counts[s <= STW_FIRST_SLOT ? 0 : s - STW_FIRST_SLOT >= last ? last : s - STW_FIRST_SLOT]! += n;
+  for (let s = 0, w = (at + 16) >>> 2; s < 64; s++, w += 2) {
+    // Most slots of a log2 histogram are empty: told from the words, without a call per slot
+    // (300 histograms × 64 slots a read, with 100 processes).
+    if (words[w] === 0 && words[w + 1] === 0) continue;
+    counts[s <= STW_FIRST_SLOT ? 0 : s - STW_FIRST_SLOT >= last ? last : s - STW_FIRST_SLOT]! += u64At(words, at + 16 + s * 8);
   }
   return counts;
 }

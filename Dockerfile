@@ -37,10 +37,13 @@ EXPOSE 9464 9465
 # with 100 against 1.09%).
 # - a 2 MB young generation instead of V8's 16 MB semi-spaces: little is allocated per read;
 # - one malloc arena: V8's and libuv's threads each kept their own, mostly empty, per thread;
+# - the garbage collector on the main thread alone: its helper threads cost more CPU to start,
+#   hand over and wait for than a 25 MB heap takes to collect (with 100 Go processes, 0.53–0.60%
+#   of a core instead of 0.57–0.74%, in two interleaved pairs of runs and one side by side);
 # - no optimizing compiler (TurboFan): its code and zones are ~5 MB of RSS, and the per-interval
 #   work is too little to pay for them. Per-event pipelines (ring buffers at 100k+ events/s) want
 #   it back: the engine moves ~0.6 M samples/s without it, ~2 M with it. Override the command:
-#   node --max-semi-space-size=2 /opt/probeflow/bin/probeflow.js run -c …
+#   node --max-semi-space-size=2 --single-threaded-gc /opt/probeflow/bin/probeflow.js run -c …
 ENV MALLOC_ARENA_MAX=1
-ENTRYPOINT ["node", "--max-semi-space-size=2", "--no-opt", "/opt/probeflow/bin/probeflow.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--no-opt", "--single-threaded-gc", "/opt/probeflow/bin/probeflow.js"]
 CMD ["run", "-c", "/etc/probeflow/pipeline.yaml", "--http-listen", ":9465"]

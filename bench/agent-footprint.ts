@@ -4,8 +4,9 @@
  * 100 demo Go processes, under Node's defaults, under the image's settings, and under the
  * image's settings with V8's optimizing compiler kept. Measuring starts once the agent has
  * attached every process (its log says so) and settled; RSS is sampled every 500 ms from /proc,
- * CPU is utime+stime over the window as a share of one core, and the read cost is the agent's
- * own probeflow_probe_read_seconds_total over probeflow_probe_reads_total in that window.
+ * CPU is utime+stime over the window as a share of one core (stime also apart: syscalls, map
+ * reads, page faults), and the read cost is the agent's own probeflow_probe_read_seconds_total
+ * over probeflow_probe_reads_total in that window.
  * Nothing is spawned while measuring: a new process is work for the agent (it checks its binary).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -36,9 +37,10 @@ function status(pid: number): { rss: number; anon: number; hwm: number } {
   return { rss: kb('VmRSS'), anon: kb('RssAnon'), hwm: kb('VmHWM') };
 }
 
-function cpuTicks(pid: number): number {
+/** utime and stime: the agent's own work and the kernel's on its behalf (syscalls, page faults). */
+function cpuTicks(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  return { user: Number(fields[11]), system: Number(fields[12]) };
 }
 
 /** probeflow_probe_reads_total and _read_seconds_total of probe `go`, from the engine endpoint. */
@@ -98,10 +100,13 @@ async function measure(processes: number, settings: AgentSettings) {
       anon.push(s.anon);
       await sleep(500);
     }
-    const cpu = (cpuTicks(agent.pid!) - c0) / CLK_TCK / ((Date.now() - t1) / 1000);
+    const c1 = cpuTicks(agent.pid!);
+    const seconds = (Date.now() - t1) / 1000;
+    const cpu = (c1.user - c0.user + c1.system - c0.system) / CLK_TCK / seconds;
+    const kernelCpu = (c1.system - c0.system) / CLK_TCK / seconds;
     const r1 = await readCounters(enginePort);
     const readMs = ((r1.seconds - r0.seconds) / (r1.reads - r0.reads)) * 1000;
-    return { median: median(rss), max: Math.max(...rss), anon: median(anon), startPeak, cpu, readMs, attachS };
+    return { median: median(rss), max: Math.max(...rss), anon: median(anon), startPeak, cpu, kernelCpu, readMs, attachS };
   } finally {
     await stopProcess(agent);
     for (const w of workloads) w.kill();
@@ -121,6 +126,7 @@ export async function agentFootprint(): Promise<string> {
         `${m.anon.toFixed(0)} MB`,
         `${m.startPeak.toFixed(0)} MB`,
         `${(m.cpu * 100).toFixed(2)}%`,
+        `${(m.kernelCpu * 100).toFixed(2)}%`,
         `${m.readMs.toFixed(1)} ms`,
       ]);
     }
@@ -129,6 +135,6 @@ export async function agentFootprint(): Promise<string> {
     `go-runtime pipeline as shipped (10 s interval), demo Go processes bursting 20 goroutines a second; measured from ${SETTLE_S} s after the agent had attached every process, for ${MEASURE_S} s, with a gzip scrape every 10 s. ` +
     'Private RSS is RssAnon (the rest is file-backed: the node binary\'s pages, shared with any other Node process on the node). ' +
     'Read per interval: what one read of the probe took on the event loop (all its processes\' maps, then each one\'s /proc/PID/mem gauges), from the agent\'s own probeflow_probe_read_seconds_total.\n\n' +
-    table(['Go processes', 'agent settings', 'RSS median', 'RSS max', 'private RSS median', 'RSS peak (start-up, attach)', 'CPU (one core)', 'read per interval'], rows)
+    table(['Go processes', 'agent settings', 'RSS median', 'RSS max', 'private RSS median', 'RSS peak (start-up, attach)', 'CPU (one core)', 'of it in the kernel', 'read per interval'], rows)
   );
 }

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinRegistry } from '../engine/cli/builtin-registry.js';
 import { ConfigLoader } from '../engine/config/load-config.js';
 import { formatIssue } from '../engine/config/issue.js';
+import { IMAGE_ENV, IMAGE_NODE_FLAGS } from '../bench/lib.js';
 import { ROOT } from './helpers/cli.js';
 import { renderChart } from './helpers/helm-subset.js';
 
@@ -111,6 +112,14 @@ describe('deployment manifests', () => {
     }
     const off = renderChart(chart, { grafanaDashboards: { enabled: false } }).flatMap((t) => docs(t, 'dashboards off'));
     expect(off.some((d) => d.metadata?.name === 'probeflow-grafana-dashboards')).toBe(false);
+  });
+
+  it('the image runs node with the settings bench/ measures as "the image"', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(entrypoint[0]).toBe('node');
+    expect(entrypoint.slice(1, -1)).toEqual(IMAGE_NODE_FLAGS);
+    for (const [name, value] of Object.entries(IMAGE_ENV)) expect(dockerfile).toMatch(new RegExp(`^ENV ${name}=${value}$`, 'm'));
   });
 
   it('the image carries every file the agent reads from its package at run time', () => {

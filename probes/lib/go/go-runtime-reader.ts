@@ -70,7 +70,7 @@ function foldedCounts(words: Uint32Array, at: number): number[] {
     // Most slots of a log2 histogram are empty: told from the words, without a call per slot
     // (300 histograms × 64 slots a read, with 100 processes).
     if (words[w] === 0 && words[w + 1] === 0) continue;
-    counts[s <= STW_FIRST_SLOT ? 0 : s - STW_FIRST_SLOT >= last ? last : s - STW_FIRST_SLOT]! += u64At(words, at + 16 + s * 8);
+    counts[s <= STW_FIRST_SLOT ? 0 : s - STW_FIRST_SLOT >= last ? last : s - STW_FIRST_SLOT]! += u64At(words, w * 4);
   }
   return counts;
 }

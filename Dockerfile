@@ -1,9 +1,9 @@
 # probeflow agent image. Not built in CI here (no Docker engine on these machines).
 #   docker build -t probeflow:0.1.0 .
 #   docker buildx build --platform linux/amd64,linux/arm64 -t probeflow:0.1.0 .   (Kunpeng nodes)
-# Stage 1 builds the libbpf binding, the BPF objects (CO-RE; bpf/x86 and bpf/arm64 from
-# bpf/kernel.h, so the build machine's kernel does not matter) and the TypeScript; stage 2
-# carries only what runs.
+# Stage 1 builds the native addons (the libbpf binding, the exposition renderer), the BPF
+# objects (CO-RE; bpf/x86 and bpf/arm64 from bpf/kernel.h, so the build machine's kernel does
+# not matter) and the TypeScript; stage 2 carries only what runs.
 FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       clang llvm libbpf-dev bpftool make g++ python3 ca-certificates \
@@ -23,7 +23,7 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
-COPY --from=build /src/build/Release/probeflow_bpf.node ./build/Release/
+COPY --from=build /src/build/Release/probeflow_bpf.node /src/build/Release/probeflow_text.node ./build/Release/
 COPY --from=build /src/bpf/x86 ./bpf/x86
 COPY --from=build /src/bpf/arm64 ./bpf/arm64
 COPY --from=build /src/schemas ./schemas

@@ -15,12 +15,6 @@ import { selfMetricSamples } from './lib/self-metric-samples.js';
 import { parseListen } from '../engine/util/listen-address.js';
 import { acceptsGzip } from './lib/accept-encoding.js';
 
-function* exposition(store: SeriesStore, self: SeriesStore, format: 'text' | 'openmetrics', om: boolean): Generator<string> {
-  yield* store.chunks(format);
-  yield* self.chunks(format);
-  if (om) yield '# EOF\n';
-}
-
 export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
   kind: 'sink',
   type: 'prometheus',
@@ -73,11 +67,14 @@ export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
       if (gzipped) headers['content-encoding'] = 'gzip';
       res.writeHead(200, headers);
       if (req.method === 'HEAD') return void res.end();
-      // Streamed in ~64 KiB pieces, with the socket's backpressure: 100k series is ~7 MB of text,
-      // which as one string (and a buffer of it) was garbage of tens of MB per scrape.
-      const body = Readable.from(exposition(store, self, format, om), { objectMode: false });
+      // Bytes rendered natively into the store's buffer (100k series is ~7 MB): no string per line
+      // to collect afterwards. The buffer goes back to the store once the response is out.
+      const series = store.lend(format);
+      const body = Readable.from([series.bytes, self.lend(format).bytes, ...(om ? ['# EOF\n'] : [])], { objectMode: false });
       try {
         await (gzipped ? pipeline(body, createGzip({ level: zlib.Z_BEST_SPEED }), res) : pipeline(body, res));
+        // Not after a failure: zlib on the thread pool may still be reading it.
+        series.release();
       } catch (e) {
         // The scraper went away (its scrape_timeout passed): nothing to answer any more.
         if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw e;

@@ -37,8 +37,9 @@ if [ ! -x "$user/usr/bin/node" ]; then
 fi
 
 binding=$layer/build/Release/probeflow_bpf.node
-if [ ! -s "$binding" ] || [ native/probeflow_bpf.cc -nt "$binding" ]; then
-  echo "kernels: cross-compiling the libbpf binding for arm64" >&2
+text=$layer/build/Release/probeflow_text.node
+if [ ! -s "$binding" ] || [ ! -s "$text" ] || [ native/probeflow_bpf.cc -nt "$binding" ] || [ native/exposition_text.cc -nt "$text" ]; then
+  echo "kernels: cross-compiling the native addons for arm64" >&2
   work=$(mktemp -d)
   cp binding.gyp "$work/" && cp -r native "$work/"
   mkdir -p "$work/node_modules" "$work/inc" "$work/lib"
@@ -50,7 +51,7 @@ if [ ! -s "$binding" ] || [ native/probeflow_bpf.cc -nt "$binding" ]; then
     CXXFLAGS="-I$work/inc" LDFLAGS="-L$work/lib -Wl,-rpath-link=$user/usr/lib/aarch64-linux-gnu" \
     "$repo/node_modules/.bin/node-gyp" rebuild --arch=arm64 --nodedir=/usr > "$work/build.log" 2>&1) ||
     { echo "kernels: the arm64 binding did not build; $work/build.log says:" >&2; tail -20 "$work/build.log" >&2; exit 1; }
-  mkdir -p "$(dirname "$binding")" && cp "$work/build/Release/probeflow_bpf.node" "$binding"
+  mkdir -p "$(dirname "$binding")" && cp "$work/build/Release/probeflow_bpf.node" "$binding" && cp "$work/build/Release/probeflow_text.node" "$text"
   rm -rf "$work"
 fi
 

@@ -1,78 +1,108 @@
 import type { Labels, Sample } from '../../engine/model/sample.js';
 import { labelsKey } from '../../engine/model/sample.js';
 import { formatLe } from './remote-write-samples.js';
+import { NO_BLOCK, OP_ACCUMULATE, OP_CUMULATIVE, OP_NONE, OP_VALUE, SLOT_SHIFT, textBinding, type TextBlocks } from './text-blocks.js';
 
 type Kind = 'counter' | 'gauge' | 'histogram' | 'summary';
+type Format = 'text' | 'openmetrics';
+type Exposed = Exclude<Sample, { kind: 'event' }>;
 
 /** A histogram without bounds is a summary without quantiles (HistogramSample). */
-function kindOf(s: Exclude<Sample, { kind: 'event' }>): Kind {
+function kindOf(s: Exposed): Kind {
   return s.kind === 'histogram' && s.bounds.length === 0 ? 'summary' : s.kind;
 }
 
 /**
- * The latest values of a series, copied out of its sample: a sample held until the next
- * scrape outlives V8's young generation and is promoted, to die in the old one (14k samples
- * every interval with 100 Go processes, left to major GCs); copied out, it dies young.
+ * A series is where its latest values sit in the store's values array, not its sample: a
+ * sample held until the next scrape outlived V8's young generation and was promoted, to die
+ * in the old one (14k samples every interval with 100 Go processes).
  */
 interface Series {
-  /** `{a="b",c="d"}` (or ''), shared by every series with the same labels object. */
-  labelText: string;
-  /** A counter's or gauge's value. */
-  value: number;
-  /** A histogram's sum and count. */
-  sum: number;
-  count: number;
-  /** A histogram's bounds (the sample's array) and per-bucket counts (its own, overwritten in place). */
+  /** The series' label text, `{a="b",c="d"` without its closing brace (shared, counted). */
+  labels: LabelBlock;
+  /** Its first value slot: a value; or a histogram's sum, count, then one count per bucket. */
+  slot: number;
+  /** Slots it holds. */
+  width: number;
+  /** A histogram's bounds (the sample's array): a different array may change the layout. */
   bounds?: readonly number[];
-  counts?: number[];
-  /** `name_bucket{…,le="…"} ` for each of `bounds` and +Inf, made at the first scrape. */
-  bucketPrefixes?: string[];
   updatedAt: number;
 }
 
-function newSeries(s: Exclude<Sample, { kind: 'event' }>, labelText: string, now: number): Series {
-  const series: Series = { labelText, value: 0, sum: 0, count: 0, updatedAt: now };
-  setValues(series, s);
-  return series;
+interface LabelBlock {
+  id: number;
+  /** Series that print it; at 0 its bytes go. */
+  refs: number;
+  key: string;
 }
 
-function setValues(series: Series, s: Exclude<Sample, { kind: 'event' }>): void {
-  if (s.kind !== 'histogram') {
-    series.value = s.value;
-    return;
-  }
-  series.sum = s.sum;
-  series.count = s.count;
-  if (s.bounds.length === 0) return;
-  const counts = series.counts;
-  if (series.bounds === s.bounds && counts?.length === s.counts.length) {
-    for (let i = 0; i < counts.length; i++) counts[i] = s.counts[i]!;
-    return;
-  }
-  series.bounds = s.bounds;
-  series.counts = [...s.counts];
-  series.bucketPrefixes = undefined;
+/** A family's header and sample names as one format writes them, made at the first render. */
+interface FamilyBlocks {
+  header: number;
+  /** The counter's or gauge's sample name (OpenMetrics: a counter's with _total). */
+  sample: number;
+  bucket: number;
+  sum: number;
+  count: number;
 }
 
 interface Family {
   kind: Kind;
   help?: string;
   series: Map<string, Series>;
+  blocks: Partial<Record<Format, FamilyBlocks>>;
 }
+
+/** The order of lines one format prints, rebuilt when a series or family comes or goes. */
+interface Layout {
+  lines: Uint32Array;
+  count: number;
+  stale: boolean;
+  /** The last body's size. */
+  bytes: number;
+}
+
+/** A rendered body in the store's own buffer until released: the next render reuses it. */
+export interface Body {
+  bytes: Buffer;
+  release(): void;
+}
+
+/** The smallest buffer a body is rendered into. */
+const MIN_BODY_BUFFER = 64 * 1024;
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
-/** Rendered text goes out in pieces of about this size: a scrape of 100k series is ~7 MB. */
-const CHUNK_CHARS = 64 * 1024;
-
 /**
  * The latest sample of every series, exposed in the Prometheus text format or OpenMetrics.
- * Label text is escaped once per labels object, so a scrape costs a string per sample, not
- * per label. A name keeps the kind it was first seen with: Prometheus allows one TYPE per name.
+ * Everything a line prints but its value is made into bytes once (family names and headers,
+ * one label text per label set, le suffixes shared by all histograms), held by
+ * native/exposition_text.cc, which prints a body from them and the values in one call: a
+ * scrape makes no string per line. A name keeps the kind it was first seen with: Prometheus
+ * allows one TYPE per name.
  */
 export class SeriesStore {
   private readonly families = new Map<string, Family>();
+  private readonly blocks: TextBlocks = new (textBinding().TextBlocks)();
+  private readonly labelBlocks = new Map<string, LabelBlock>();
+  /** ` ` / `} ` after a series' labels, `{le="…"} ` / `,le="…"} ` after a bucket's: few, kept. */
+  private readonly suffixes = new Map<string, number>();
+  private readonly bucketSuffixIds = new WeakMap<readonly number[], { labelled: number[]; bare: number[] }>();
+  private values = new Float64Array(1024);
+  /** Slots below it have been handed out; freed ones wait by width for a series of that width. */
+  private slotsUsed = 0;
+  private readonly freeSlots = new Map<number, number[]>();
+  private readonly layouts: Record<Format, Layout> = {
+    text: { lines: new Uint32Array(0), count: 0, stale: true, bytes: 0 },
+    openmetrics: { lines: new Uint32Array(0), count: 0, stale: true, bytes: 0 },
+  };
+  /**
+   * The buffer bodies are rendered into, while no scrape holds it: a new one per scrape would
+   * be freed only by a garbage collection, and with little else allocated those are rare, so
+   * bodies (~7 MB at 100k series) piled up.
+   */
+  private spare?: Buffer;
   conflicts = 0;
   private lastExpire: number;
   /**
@@ -96,25 +126,33 @@ export class SeriesStore {
       if (s.kind === 'event') continue;
       const kind = kindOf(s);
       let f = this.families.get(s.name);
-      if (!f) this.families.set(s.name, (f = { kind, series: new Map() }));
-      if (s.help && !f.help) f.help = s.help;
+      if (!f) {
+        this.families.set(s.name, (f = { kind, series: new Map(), blocks: {} }));
+        this.relayout();
+      }
+      if (s.help && !f.help) {
+        f.help = s.help;
+        this.dropFamilyBlocks(f);
+      }
       if (f.kind !== kind) {
         this.conflicts++;
         continue;
       }
       // Families are per name already; the memoized labels key hashes once per series.
       const key = labelsKey(s.labels);
+      const series = f.series.get(key);
       // Its process is gone: the next scrape no longer shows it (Prometheus marks it stale).
       if (s.ended) {
-        f.series.delete(key);
-        if (f.series.size === 0) this.families.delete(s.name);
+        if (series) this.remove(s.name, f, key, series);
+        else if (f.series.size === 0) this.dropFamily(s.name, f);
         continue;
       }
-      const prev = f.series.get(key);
-      if (prev) {
-        setValues(prev, s);
-        prev.updatedAt = now;
-      } else f.series.set(key, newSeries(s, labelText(s.labels), now));
+      if (!series) f.series.set(key, this.newSeries(s, key, now));
+      else {
+        series.updatedAt = now;
+        if (s.kind === 'histogram' && s.bounds !== series.bounds) this.rebound(series, s);
+        this.setValues(series, s);
+      }
     }
   }
 
@@ -125,10 +163,9 @@ export class SeriesStore {
     let oldest = Infinity;
     this.families.forEach((f, name) => {
       f.series.forEach((s, k) => {
-        if (now - s.updatedAt > this.ttlMs) f.series.delete(k);
+        if (now - s.updatedAt > this.ttlMs) this.remove(name, f, k, s);
         else if (s.updatedAt < oldest) oldest = s.updatedAt;
       });
-      if (f.series.size === 0) this.families.delete(name);
     });
     this.oldestUpdate = oldest;
   }
@@ -139,52 +176,217 @@ export class SeriesStore {
     return n;
   }
 
-  render(format: 'text' | 'openmetrics'): string {
-    let out = '';
-    for (const chunk of this.chunks(format)) out += chunk;
-    return out;
+  /** Blocks of text held for the series and families there are now (tests: nothing leaks). */
+  get textBlocks(): number {
+    return this.blocks.count();
+  }
+
+  render(format: Format): string {
+    const body = this.lend(format);
+    try {
+      return body.bytes.toString('utf8');
+    } finally {
+      body.release();
+    }
   }
 
   /**
-   * The exposition in pieces of ~64 KiB, for a response to stream: one string of the whole
-   * scrape (and an array of one string per line before it) is garbage big enough to grow the
-   * old generation by tens of MB at 100k series, every scrape.
+   * The exposition as UTF-8 bytes, in the store's buffer until `release()`. Release it only
+   * once nothing reads the bytes any more (the response finished); a body never released is
+   * left to the garbage collector, and the next render gets a buffer of its own.
    */
-  *chunks(format: 'text' | 'openmetrics'): Generator<string> {
-    const om = format === 'openmetrics';
-    let out = '';
-    for (const [name, f] of [...this.families].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  lend(format: Format): Body {
+    const layout = this.layouts[format];
+    if (layout.stale) this.lay(format, layout);
+    let out = this.spare ?? Buffer.allocUnsafeSlow(Math.max(MIN_BODY_BUFFER, Math.ceil(layout.bytes * 1.25)));
+    this.spare = undefined;
+    let n = this.blocks.render(layout.lines, layout.count, this.values, out);
+    if (n < 0) {
+      // More series than the buffer was made for: room for some more, rendered again.
+      out = Buffer.allocUnsafeSlow(Math.ceil(-n * 1.25));
+      n = this.blocks.render(layout.lines, layout.count, this.values, out);
+    }
+    layout.bytes = n;
+    let lent = true;
+    return {
+      bytes: out.subarray(0, n),
+      release: () => {
+        // Kept unless far larger than bodies are now (series went): that one is left to the GC.
+        if (lent && out.length <= 2 * n + MIN_BODY_BUFFER) this.spare = out;
+        lent = false;
+      },
+    };
+  }
+
+  private newSeries(s: Exposed, key: string, now: number): Series {
+    const series: Series = { labels: this.labelBlock(s.labels, key), slot: 0, width: 0, updatedAt: now };
+    this.place(series, s);
+    this.setValues(series, s);
+    this.relayout();
+    return series;
+  }
+
+  private remove(name: string, f: Family, key: string, s: Series): void {
+    f.series.delete(key);
+    this.freeSlotsOf(s);
+    if (--s.labels.refs === 0) {
+      if (s.labels.id !== NO_BLOCK) this.blocks.drop(s.labels.id);
+      this.labelBlocks.delete(s.labels.key);
+    }
+    if (f.series.size === 0) this.dropFamily(name, f);
+    this.relayout();
+  }
+
+  private dropFamily(name: string, f: Family): void {
+    this.dropFamilyBlocks(f);
+    this.families.delete(name);
+  }
+
+  /** A histogram's bounds array changed: the same values keep its slots, others re-place it. */
+  private rebound(series: Series, s: Extract<Exposed, { kind: 'histogram' }>): void {
+    const old = series.bounds!;
+    if (old.length === s.bounds.length && old.every((b, i) => b === s.bounds[i])) {
+      series.bounds = s.bounds;
+      return;
+    }
+    this.freeSlotsOf(series);
+    this.place(series, s);
+    this.relayout();
+  }
+
+  /** Slots for the sample's values: one, or a histogram's sum, count and buckets. */
+  private place(series: Series, s: Exposed): void {
+    const width = s.kind === 'histogram' ? 2 + (s.bounds.length ? s.bounds.length + 1 : 0) : 1;
+    if (s.kind === 'histogram') series.bounds = s.bounds;
+    series.width = width;
+    const free = this.freeSlots.get(width);
+    if (free?.length) {
+      series.slot = free.pop()!;
+      return;
+    }
+    if (this.slotsUsed + width > this.values.length) {
+      const grown = new Float64Array(Math.max(this.values.length * 2, this.slotsUsed + width));
+      grown.set(this.values);
+      this.values = grown;
+    }
+    series.slot = this.slotsUsed;
+    this.slotsUsed += width;
+  }
+
+  private freeSlotsOf(s: Series): void {
+    let free = this.freeSlots.get(s.width);
+    if (!free) this.freeSlots.set(s.width, (free = []));
+    free.push(s.slot);
+  }
+
+  private setValues(series: Series, s: Exposed): void {
+    const v = this.values;
+    const at = series.slot;
+    if (s.kind !== 'histogram') {
+      v[at] = s.value;
+      return;
+    }
+    v[at] = s.sum;
+    v[at + 1] = s.count;
+    for (let i = 2; i < series.width; i++) v[at + i] = s.counts[i - 2] ?? 0;
+  }
+
+  private labelBlock(labels: Labels, key: string): LabelBlock {
+    let b = this.labelBlocks.get(key);
+    if (!b) {
+      const text = formatLabels(labels);
+      this.labelBlocks.set(key, (b = { id: text ? this.blocks.put(text) : NO_BLOCK, refs: 0, key }));
+    }
+    b.refs++;
+    return b;
+  }
+
+  private suffix(text: string): number {
+    let id = this.suffixes.get(text);
+    if (id === undefined) this.suffixes.set(text, (id = this.blocks.put(text)));
+    return id;
+  }
+
+  /** The le suffix of each bucket, +Inf last, per bounds array: a layout makes no string per bucket. */
+  private bucketSuffixes(bounds: readonly number[], labelled: boolean): readonly number[] {
+    let both = this.bucketSuffixIds.get(bounds);
+    if (!both) {
+      const les = [...bounds.map(formatLe), '+Inf'];
+      both = { labelled: les.map((le) => this.suffix(`,le="${le}"} `)), bare: les.map((le) => this.suffix(`{le="${le}"} `)) };
+      this.bucketSuffixIds.set(bounds, both);
+    }
+    return labelled ? both.labelled : both.bare;
+  }
+
+  private familyBlocks(name: string, f: Family, format: Format): FamilyBlocks {
+    let b = f.blocks[format];
+    if (!b) {
       // OpenMetrics names a counter family without _total and its sample with it.
-      const family = om && f.kind === 'counter' ? name.replace(/_total$/, '') : name;
-      out += `# HELP ${family} ${escapeHelp(f.help ?? `${f.kind} ${name} from a probeflow pipeline`)}\n# TYPE ${family} ${f.kind}\n`;
-      const sampleName = om && f.kind === 'counter' ? `${family}_total` : name;
+      const counterOm = format === 'openmetrics' && f.kind === 'counter';
+      const family = counterOm ? name.replace(/_total$/, '') : name;
+      const put = (text: string) => this.blocks.put(text);
+      b = {
+        header: put(`# HELP ${family} ${escapeHelp(f.help ?? `${f.kind} ${name} from a probeflow pipeline`)}\n# TYPE ${family} ${f.kind}\n`),
+        sample: put(counterOm ? `${family}_total` : name),
+        bucket: put(`${name}_bucket`),
+        sum: put(`${name}_sum`),
+        count: put(`${name}_count`),
+      };
+      f.blocks[format] = b;
+    }
+    return b;
+  }
+
+  private dropFamilyBlocks(f: Family): void {
+    for (const b of Object.values(f.blocks)) for (const id of [b.header, b.sample, b.bucket, b.sum, b.count]) this.blocks.drop(id);
+    f.blocks = {};
+    this.relayout();
+  }
+
+  private relayout(): void {
+    this.layouts.text.stale = true;
+    this.layouts.openmetrics.stale = true;
+  }
+
+  /** The line table of one format: families by name, each one's series in the order they came. */
+  private lay(format: Format, layout: Layout): void {
+    let count = 0;
+    for (const f of this.families.values()) {
+      count++;
+      // A series prints a line per slot: a value; or a bucket each, _sum and _count.
+      for (const s of f.series.values()) count += s.width;
+    }
+    if (layout.lines.length < count * 4) layout.lines = new Uint32Array(count * 4 + (count >> 2) * 4);
+    const lines = layout.lines;
+    let at = 0;
+    const line = (a: number, b: number, c: number, op: number, slot: number) => {
+      lines[at] = a;
+      lines[at + 1] = b;
+      lines[at + 2] = c;
+      lines[at + 3] = op | (slot << SLOT_SHIFT);
+      at += 4;
+    };
+    for (const name of [...this.families.keys()].sort()) {
+      const f = this.families.get(name)!;
+      const b = this.familyBlocks(name, f, format);
+      line(b.header, NO_BLOCK, NO_BLOCK, OP_NONE, 0);
       const histogram = f.kind === 'histogram' || f.kind === 'summary';
       for (const s of f.series.values()) {
-        if (histogram) {
-          if (s.counts) {
-            const prefixes = bucketPrefixes(name, s);
-            let cumulative = 0;
-            for (let i = 0; i < s.counts.length; i++) out += prefixes[i]! + num((cumulative += s.counts[i]!)) + '\n';
-          }
-          out += `${name}_sum${s.labelText} ${num(s.sum)}\n${name}_count${s.labelText} ${num(s.count)}\n`;
-        } else out += sampleName + s.labelText + ' ' + num(s.value) + '\n';
-        if (out.length >= CHUNK_CHARS) {
-          yield out;
-          out = '';
+        const labelled = s.labels.id !== NO_BLOCK;
+        const close = this.suffix(labelled ? '} ' : ' ');
+        if (!histogram) {
+          line(b.sample, s.labels.id, close, OP_VALUE, s.slot);
+          continue;
         }
+        const les = s.width > 2 ? this.bucketSuffixes(s.bounds!, labelled) : [];
+        for (let i = 0; i < les.length; i++) line(b.bucket, s.labels.id, les[i]!, i === 0 ? OP_CUMULATIVE : OP_ACCUMULATE, s.slot + 2 + i);
+        line(b.sum, s.labels.id, close, OP_VALUE, s.slot);
+        line(b.count, s.labels.id, close, OP_VALUE, s.slot + 1);
       }
     }
-    if (out) yield out;
+    layout.count = at / 4;
+    layout.stale = false;
   }
-}
-
-function bucketPrefixes(name: string, s: Series): string[] {
-  if (!s.bucketPrefixes) {
-    const prefixes = s.bounds!.map((b) => `${name}_bucket${withLabel(s.labelText, 'le', formatLe(b))} `);
-    prefixes.push(`${name}_bucket${withLabel(s.labelText, 'le', '+Inf')} `);
-    s.bucketPrefixes = prefixes;
-  }
-  return s.bucketPrefixes;
 }
 
 function escapeHelp(v: string): string {
@@ -195,32 +397,11 @@ function escapeValue(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
-const labelTexts = new WeakMap<Labels, string>();
-
-/** `{a="b",…}`, sorted and escaped, memoized per labels object (probes reuse them per series). */
-export function labelText(labels: Labels): string {
-  let text = labelTexts.get(labels);
-  if (text === undefined) labelTexts.set(labels, (text = formatLabels(labels)));
-  return text;
-}
-
+/** `{a="b",c="d"` (the caller closes it), sorted, escaped, without empty labels; '' for none. */
 function formatLabels(labels: Labels): string {
   const parts = Object.keys(labels)
     .sort()
     .filter((k) => labels[k] !== '')
     .map((k) => `${k}="${escapeValue(labels[k]!)}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
-}
-
-function withLabel(text: string, name: string, value: string): string {
-  const pair = `${name}="${escapeValue(value)}"`;
-  return text ? `${text.slice(0, -1)},${pair}}` : `{${pair}}`;
-}
-
-/** Go's float text: integers plain, +Inf/-Inf/NaN spelled as Prometheus parses them. */
-export function num(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
+  return parts.length ? `{${parts.join(',')}` : '';
 }

@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { requireTool } from '../helpers/require-tool.js';
 import { describe, expect, it } from 'vitest';
 import { SeriesStore } from '../../sinks/lib/exposition.js';
+import { textBinding } from '../../sinks/lib/text-blocks.js';
+import type { Sample } from '../../engine/model/sample.js';
 import { counter, gauge, hist } from '../helpers/samples.js';
 
 const batch = [
@@ -78,5 +80,119 @@ describe('exposition', () => {
     const r = spawnSync('promtool', ['check', 'metrics'], { input: s.render('text'), encoding: 'utf8' });
     expect(r.stderr + r.stdout).toBe('');
     expect(r.status).toBe(0);
+  });
+
+  it('prints numbers as JavaScript does (the renderer is native): shortest digits, the same exponent forms', () => {
+    const { formatNumber } = textBinding();
+    const edges = [0, -0, 1, -1, 0.1, 0.0042, 1e-6, 1e-7, -1.5e-7, 1e20, 1e21, 2 ** 53, 2 ** 53 + 2, 2 ** 60, 123456789012345680000, 5e-324, Number.MAX_VALUE, 99.99];
+    const spelled = (v: number) => (Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v));
+    for (const v of [...edges, NaN, Infinity, -Infinity]) expect(formatNumber(v)).toBe(spelled(v));
+    // Any bit pattern, and values spread over the magnitudes samples have.
+    const bits = new Float64Array(1);
+    const words = new Uint32Array(bits.buffer);
+    const bad: string[] = [];
+    for (let i = 0; i < 200_000; i++) {
+      words[0] = (Math.random() * 2 ** 32) >>> 0;
+      words[1] = (Math.random() * 2 ** 32) >>> 0;
+      const v = i % 2 ? bits[0]! : (Math.random() - 0.3) * 10 ** (Math.floor(Math.random() * 50) - 25);
+      if (formatNumber(v) !== spelled(v)) bad.push(`${formatNumber(v)} vs ${spelled(v)}`);
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+  });
+
+  it('renders after any churn what a fresh store holding the same series renders, and holds no text for series that went', () => {
+    // Series come, change, end and come back; histograms change bounds (another length, or an
+    // equal copy); help arrives late; renders of both formats fall in between. Slots and text
+    // blocks are reused all along: a reused one printed under the wrong series shows here.
+    const boundsA = [0.001, 0.01, 0.1];
+    const boundsB = [0.5, 1];
+    // mulberry32: the same sequence every run, and its low bits are as random as its high ones.
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return (((t ^ (t >>> 14)) >>> 0) % n);
+    };
+    const store = new SeriesStore(Infinity);
+    // What the store should hold: per name, the latest sample per series, in the order series came.
+    const model = new Map<string, Map<string, Sample>>();
+    const keyOf = (s: Sample) => JSON.stringify(Object.entries(s.labels).sort());
+    let helpSeen = false;
+    /** A store fed only the model's series renders what the churned one should. */
+    const fresh = () => {
+      const f = new SeriesStore(Infinity);
+      for (const series of model.values()) f.update([...series.values()], 400);
+      // Help is a family's, from the first sample that had it: the fresh store gets it at once.
+      if (helpSeen) f.update([{ ...gauge('g', 0, 400, { pid: 'none' }), help: 'late help', ended: true }], 400);
+      return f;
+    };
+    for (let round = 0; round < 400; round++) {
+      const batch: Sample[] = [];
+      // Some batches only end series: a render right after must not show them.
+      const ending = rand(5) === 0;
+      for (let i = 0; i < 12; i++) {
+        const labels = rand(5) === 0 ? {} : { pid: String(rand(6)), ...(rand(2) ? { reason: ['chan receive', 'select', 'a"b\\c'][rand(3)]! } : {}) };
+        const value = rand(3) === 0 ? rand(1000) / 7 : rand(100);
+        const which = rand(4);
+        let s: Sample =
+          which === 0 ? counter('c_total', value, round, labels)
+          : which === 1 ? gauge('g', value, round, labels)
+          : which === 2 ? hist('h', rand(3) === 0 ? [...boundsB] : rand(2) ? boundsA : [...boundsA], [], 0, round, labels)
+          : hist('sum_only', [], [rand(9)], value, round, labels);
+        if (s.kind === 'histogram' && s.bounds.length) s = { ...s, counts: s.bounds.map(() => rand(4)).concat(rand(2)), sum: value };
+        if (s.kind === 'histogram') s = { ...s, count: s.counts.reduce((a, b) => a + b, 0) };
+        if (round > 200 && s.name === 'g') {
+          s = { ...s, help: 'late help' };
+          helpSeen = true;
+        }
+        if (ending || rand(4) === 0) s = { ...s, ended: true };
+        batch.push(s);
+        const series = model.get(s.name) ?? new Map<string, Sample>();
+        model.set(s.name, series);
+        if (s.ended) series.delete(keyOf(s));
+        else series.set(keyOf(s), s);
+        if (series.size === 0) model.delete(s.name);
+      }
+      store.update(batch, round);
+      if (ending || rand(3) === 0) {
+        const format = rand(2) ? 'text' : 'openmetrics';
+        expect(store.render(format), `round ${round}`).toBe(fresh().render(format));
+      }
+    }
+    const last = fresh();
+    for (const format of ['text', 'openmetrics'] as const) expect(store.render(format)).toBe(last.render(format));
+    expect(store.seriesCount).toBe(last.seriesCount);
+    // Suffixes (` `, `} `, one per le) are kept for good; everything else is per live series.
+    const suffixes = 2 + 2 * (boundsA.length + 1 + boundsB.length + 1);
+    expect(store.textBlocks).toBeLessThanOrEqual(last.textBlocks + suffixes);
+
+    for (const series of model.values()) store.update([...series.values()].map((s) => ({ ...s, ended: true as const })), 500);
+    expect(store.render('text')).toBe('');
+    expect(store.textBlocks).toBeLessThanOrEqual(suffixes);
+  });
+
+  it('renders into a buffer it reuses once released, never into one a scrape still holds, and grows it when series come', () => {
+    const s = new SeriesStore(Infinity);
+    const many = (n: number, value: number) => Array.from({ length: n }, (_, i) => gauge('g', value, 0, { pid: String(i) }));
+    s.update(many(10, 1));
+    const first = s.lend('text');
+    const held = Buffer.from(first.bytes);
+    // A second scrape while the first is still being sent: its own buffer, the first untouched.
+    s.update(many(10, 2));
+    const second = s.lend('text');
+    expect(second.bytes.buffer).not.toBe(first.bytes.buffer);
+    expect(first.bytes.equals(held)).toBe(true);
+    expect(second.bytes.toString()).toContain('g{pid="9"} 2\n');
+    first.release();
+    second.release();
+    const third = s.lend('text');
+    expect([first.bytes.buffer, second.bytes.buffer]).toContain(third.bytes.buffer);
+    third.release();
+    // Far more series than the buffer was made for (~1 MB of text): rendered whole all the same.
+    s.update(many(40_000, 3));
+    const big = s.render('text');
+    expect(big.split('\n')).toHaveLength(40_000 + 3);
+    expect(big.endsWith('g{pid="39999"} 3\n')).toBe(true);
   });
 });

@@ -25,6 +25,11 @@
 #include <string>
 #include <vector>
 
+namespace probeflow {
+// native/process_memory.cc: reads of other processes' memory, for the probes beside their maps.
+void InitProcessMemory(Napi::Env env, Napi::Object exports);
+}  // namespace probeflow
+
 namespace {
 
 // ---- libbpf log: kept in a bounded buffer; errors carry its tail, JS can drain it. ----
@@ -838,6 +843,7 @@ Napi::Value ProbeHelper(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  probeflow::InitProcessMemory(env, exports);
   libbpf_set_print(LibbpfPrint);
   libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
   exports.Set("BpfObject", BpfObject::Init(env));

@@ -8,9 +8,9 @@ import { BinarySymbols } from './lib/binary-symbols.js';
 import { GoRuntimeMaps, POINTS, type GoProcess, type PointName, type StwPhases } from './lib/go/go-runtime-reader.js';
 import { CALL_LENGTH, callSiteOf } from './lib/go/machine-code.js';
 import { readRuntimeTotals, type RuntimeTotals } from './lib/go/runtime-totals.js';
-import { goOffsets, SUPPORTED_GO_MINORS, type GcControllerOffsets, type GoOffsets } from './lib/go/offsets.js';
+import { goOffsets, SUPPORTED_GO_MINORS, type GoOffsets } from './lib/go/offsets.js';
 import { ProcessMemory } from './lib/go/process-memory.js';
-import { allglenProblem, readRuntimeGauges } from './lib/go/runtime-gauges.js';
+import { allglenProblem, readRuntimeGauges, RuntimeStateReader } from './lib/go/runtime-gauges.js';
 import { findGcController, findMemstats, findRuntimeGlobals, type RuntimeGlobals } from './lib/go/runtime-globals.js';
 import { readGcController } from './lib/go/gc-controller.js';
 import { renamed } from './lib/go/naming-profiles.js';
@@ -66,10 +66,8 @@ interface Tracked extends GoProcess {
   /** go_info's labels, built once per labels object (they change at most once, when the pod is known). */
   info?: { of: Labels; labels: Labels };
   mem?: ProcessMemory;
-  globals?: RuntimeGlobals;
-  offsets?: GoOffsets;
-  /** Where this process's gcController is and its layout, once checked against its memory. */
-  gcController?: { address: bigint; offsets: GcControllerOffsets };
+  /** The scheduler's and the pacer's state, as far as they checked out against this process's memory. */
+  state?: RuntimeStateReader;
 }
 
 function resolutionOf(t: Tracked, metrics: ReadonlySet<string>): { labels: Labels; ok: boolean }[] {
@@ -302,7 +300,7 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 // Read once recording has started: what happens in between is counted twice, not
                 // lost (microseconds; a GC cycle or a few span refills at most).
                 const { seed, unseeded } = seedOf(p.pid, b, seeding);
-                tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, missing, stwPhases: b.stwPhases, ...(seed ? { seed } : {}), ...(unseeded && SEEDED.some((m) => metrics.has(m)) ? { unseeded } : {}), ...(mem ? { mem } : {}), ...(globals ? { globals } : {}), ...(b.offsets ? { offsets: b.offsets } : {}), ...(gcController ? { gcController } : {}) });
+                tracked.set(p.pid, { pid: p.pid, minor: b.minor, labels: {}, version: b.version, missing, stwPhases: b.stwPhases, ...(seed ? { seed } : {}), ...(unseeded && SEEDED.some((m) => metrics.has(m)) ? { unseeded } : {}), ...(mem ? { mem, state: new RuntimeStateReader(mem, globals && b.offsets ? { globals, offsets: b.offsets } : undefined, gcController) } : {}) });
                 if (b.announce) {
                   ctx.log.info('Go runtime probes attached', b.announce);
                   delete b.announce;
@@ -328,29 +326,30 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 const batch = maps.read(procs, { allocMode, metrics, names }, now);
                 for (const t of procs.values()) {
                   batch.push({ kind: 'gauge', name: 'go_info', labels: infoLabels(t), timestamp: now, value: 1, help: 'Go version of a probed process' });
-                  for (const r of resolutionOf(t, metrics)) batch.push({ kind: 'gauge', name: 'go_runtime_probe_info', labels: r.labels, timestamp: now, value: r.ok ? 1 : 0, help: 'Per process and metric: 1 if the probe measures it, 0 if not (reason says why)' });
-                  if (t.mem && t.gcController) {
-                    try {
-                      const c = readGcController(t.mem, t.gcController.address, t.gcController.offsets);
-                      batch.push({ kind: 'gauge', name: 'go_gc_gogc_percent', labels: t.labels, timestamp: now, value: c.gogcPercent, help: 'GOGC: heap growth (percent of the live heap) that starts the next GC; -1 when off, as /gc/gogc:percent' });
-                      batch.push({ kind: 'gauge', name: 'go_gc_gomemlimit_bytes', labels: t.labels, timestamp: now, value: c.memoryLimitBytes, help: 'GOMEMLIMIT: the soft memory limit in bytes (math.MaxInt64 when unset), as /gc/gomemlimit:bytes' });
-                      batch.push({ kind: 'gauge', name: 'go_gc_heap_goal_bytes', labels: t.labels, timestamp: now, value: c.heapGoalBytes, help: 'Heap size the current GC cycle aims to end at (the GOGC goal; lower when GOMEMLIMIT binds), as /gc/heap/goal:bytes' });
-                      batch.push({ kind: 'gauge', name: 'go_gc_heap_live_bytes', labels: t.labels, timestamp: now, value: c.heapLiveBytes, help: 'Heap bytes the last GC marked live, as /gc/heap/live:bytes' });
-                    } catch {
-                      // The process is exiting; its exit event removes it.
-                    }
-                  }
-                  if (!t.mem || !t.globals || !t.offsets) continue;
+                  const resolution = resolutionOf(t, metrics);
+                  for (let i = 0; i < resolution.length; i++) batch.push({ kind: 'gauge', name: 'go_runtime_probe_info', labels: resolution[i]!.labels, timestamp: now, value: resolution[i]!.ok ? 1 : 0, help: 'Per process and metric: 1 if the probe measures it, 0 if not (reason says why)' });
+                  if (!t.state) continue;
+                  let state: ReturnType<RuntimeStateReader['read']>;
                   try {
-                    const g = readRuntimeGauges(t.mem, t.globals, t.offsets);
-                    if (metrics.has('runqueue')) g.runq.forEach((n, i) => batch.push({ kind: 'gauge', name: 'go_sched_p_local_queue_length', labels: withLabel(t.labels, 'p', String(i)), timestamp: now, value: n, help: 'Goroutines in each P’s local run queue (runnext included)' }));
-                    if (metrics.has('m_nonidle')) batch.push({ kind: 'gauge', name: 'go_sched_m_nonidle_count', labels: t.labels, timestamp: now, value: g.nonIdleMs, help: 'OS threads (Ms) not idle: mcount − nmidle − nmidlelocked − nmsys' });
-                    if (metrics.has('threads')) batch.push({ kind: 'gauge', name: 'go_threads', labels: t.labels, timestamp: now, value: g.threads, help: 'OS threads of the Go runtime (Ms), as runtime.mcount() counts them' });
-                    if (metrics.has('gomaxprocs')) batch.push({ kind: 'gauge', name: 'go_sched_gomaxprocs_threads', labels: t.labels, timestamp: now, value: g.gomaxprocs, help: 'GOMAXPROCS: Ps the scheduler runs goroutines on (len(runtime.allp)), as /sched/gomaxprocs:threads' });
-                    if (metrics.has('goroutines') && g.goroutines !== undefined) batch.push({ kind: 'gauge', name: 'go_goroutines', labels: t.labels, timestamp: now, value: g.goroutines, help: 'Live goroutines, as runtime.gcount() counts them' });
+                    state = t.state.read();
                   } catch {
                     // The process is exiting; its exit event removes it.
+                    continue;
                   }
+                  const c = state.pacer;
+                  if (c) {
+                    batch.push({ kind: 'gauge', name: 'go_gc_gogc_percent', labels: t.labels, timestamp: now, value: c.gogcPercent, help: 'GOGC: heap growth (percent of the live heap) that starts the next GC; -1 when off, as /gc/gogc:percent' });
+                    batch.push({ kind: 'gauge', name: 'go_gc_gomemlimit_bytes', labels: t.labels, timestamp: now, value: c.memoryLimitBytes, help: 'GOMEMLIMIT: the soft memory limit in bytes (math.MaxInt64 when unset), as /gc/gomemlimit:bytes' });
+                    batch.push({ kind: 'gauge', name: 'go_gc_heap_goal_bytes', labels: t.labels, timestamp: now, value: c.heapGoalBytes, help: 'Heap size the current GC cycle aims to end at (the GOGC goal; lower when GOMEMLIMIT binds), as /gc/heap/goal:bytes' });
+                    batch.push({ kind: 'gauge', name: 'go_gc_heap_live_bytes', labels: t.labels, timestamp: now, value: c.heapLiveBytes, help: 'Heap bytes the last GC marked live, as /gc/heap/live:bytes' });
+                  }
+                  const g = state.gauges;
+                  if (!g) continue;
+                  if (metrics.has('runqueue')) g.runq.forEach((n, i) => batch.push({ kind: 'gauge', name: 'go_sched_p_local_queue_length', labels: withLabel(t.labels, 'p', String(i)), timestamp: now, value: n, help: 'Goroutines in each P’s local run queue (runnext included)' }));
+                  if (metrics.has('m_nonidle')) batch.push({ kind: 'gauge', name: 'go_sched_m_nonidle_count', labels: t.labels, timestamp: now, value: g.nonIdleMs, help: 'OS threads (Ms) not idle: mcount − nmidle − nmidlelocked − nmsys' });
+                  if (metrics.has('threads')) batch.push({ kind: 'gauge', name: 'go_threads', labels: t.labels, timestamp: now, value: g.threads, help: 'OS threads of the Go runtime (Ms), as runtime.mcount() counts them' });
+                  if (metrics.has('gomaxprocs')) batch.push({ kind: 'gauge', name: 'go_sched_gomaxprocs_threads', labels: t.labels, timestamp: now, value: g.gomaxprocs, help: 'GOMAXPROCS: Ps the scheduler runs goroutines on (len(runtime.allp)), as /sched/gomaxprocs:threads' });
+                  if (metrics.has('goroutines') && g.goroutines !== undefined) batch.push({ kind: 'gauge', name: 'go_goroutines', labels: t.labels, timestamp: now, value: g.goroutines, help: 'Live goroutines, as runtime.gcount() counts them' });
                 }
                 return renamed(names, batch);
               },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '../util/log.js';
 import { PACKAGE_ROOT } from '../util/package-root.js';
 
-/** The surface of native/probeflow_bpf.cc. */
+/** The surface of native/probeflow_bpf.cc (and process_memory.cc, built into the same addon). */
 export interface NativeBpfObject {
   setGlobal(name: string, value: Buffer): void;
   setAutoload(program: string, on: boolean): void;
@@ -58,6 +58,11 @@ export interface NativeBinding {
   probeMapType(type: number): number;
   /** 1 when programs of `progType` may call helper `helperId` on this kernel, 0 when not, < 0 on error. */
   probeHelper(progType: number, helperId: number): number;
+  /**
+   * `count` ranges ([address, length] pairs) of an open /proc/PID/mem, read one after another
+   * into `out`: how many were read whole (count when all were).
+   */
+  preadRanges(fd: number, ranges: Float64Array, count: number, out: Uint8Array): number;
 }
 
 let binding: NativeBinding | undefined;

@@ -158,6 +158,21 @@ describe('go_runtime probe vs the workload’s own runtime/metrics', () => {
           // Every metric says it resolved, per process: nothing silently missing.
           const info = cheap.series('go_runtime_probe_info', w.pid);
           expect(Object.fromEntries(info.map((s) => [s.labels.metric, s.labels.status]))).toEqual(Object.fromEntries(['blocked', 'gc_pauses', 'gc_cycles', 'runqueue', 'm_nonidle', 'goroutines', 'alloc', 'threads', 'gomaxprocs', 'gc_controller'].map((m) => [m, 'ok'])));
+          // GOMAXPROCS changed at run time: allp grows into a new array, then shrinks in place; the
+          // probe finds the Ps again each time (it reads them where the last read found them).
+          const runqAt = (p: string) => cheap.series('go_sched_p_local_queue_length', w.pid).find((s) => s.labels.p === p);
+          expect(await w.gomaxprocs(4)).toBe(4);
+          await cheap.waitValue('go_sched_gomaxprocs_threads', w.pid, 4);
+          await waitFor(() => runqAt('3') !== undefined, 5000, 'a run-queue series for P 3');
+          const grownAt = runqAt('3')!.timestamp;
+          expect(await w.gomaxprocs(1)).toBe(1);
+          await cheap.waitValue('go_sched_gomaxprocs_threads', w.pid, 1);
+          const shrunkAt = cheap.series('go_sched_gomaxprocs_threads', w.pid)[0]!.timestamp;
+          await waitFor(() => runqAt('0')!.timestamp > shrunkAt, 5000, 'P 0 read after the shrink');
+          // P 3 is gone: its series is no longer read.
+          expect(runqAt('3')!.timestamp).toBeLessThan(shrunkAt);
+          expect(runqAt('3')!.timestamp).toBeGreaterThanOrEqual(grownAt);
+          expect(cheap.value('go_goroutines', w.pid)).toBeGreaterThanOrEqual(1);
           // Scheduling latency (runnable → running) through every phase, burst included: the
           // median within one log2 bucket of Go's own.
           const lat = latency.series('go_sched_latencies_seconds', w.pid);

@@ -31,6 +31,8 @@ export interface Snapshot {
   gomemlimit_bytes?: number;
   heap_live_bytes?: number;
   waited_seconds: Record<'sleep' | 'chan receive' | 'mutex', number>;
+  /** Phase "procs": GOMAXPROCS as the runtime has it after the change. */
+  gomaxprocs?: number;
 }
 
 /**
@@ -67,6 +69,13 @@ export function startFidelityWorkload(bin: string, env: NodeJS.ProcessEnv = {}) 
       child.stdin!.write('threads\n');
       await waitFor(() => phases.has('threads'), 10_000, "the workload's thread count");
       return phases.get('threads')!.threads;
+    },
+    /** Sets GOMAXPROCS (after phase "final"); resolves once the runtime has it. */
+    gomaxprocs: async (n: number) => {
+      phases.delete('procs');
+      child.stdin!.write(`procs ${n}\n`);
+      await waitFor(() => phases.has('procs'), 10_000, 'the workload setting GOMAXPROCS');
+      return phases.get('procs')!.gomaxprocs!;
     },
     /** Lets it run its phases to the end and exit. */
     finish: async () => {

@@ -18,9 +18,15 @@ export interface GcControllerState {
   heapLiveBytes: number;
 }
 
-const MAX_INT64 = 2n ** 63n - 1n;
-const NO_TRIGGER = 2n ** 64n - 1n;
-const MIN_RUNWAY = 64n << 10n;
+const MIN_RUNWAY = 64 << 10;
+
+/** Bytes of runtime.gcController the probe reads. */
+export function gcControllerSize(o: GcControllerOffsets): number {
+  return o.heapMarked + 8;
+}
+
+/** A u64 at `at` as a number: exact below 2^53, which every byte count here is. */
+const u64 = (v: DataView, at: number) => v.getUint32(at, true) + v.getUint32(at + 4, true) * 4294967296;
 
 /**
  * Reads runtime.gcController. Throws when the memory does not hold it (a wrong address on a
@@ -28,19 +34,30 @@ const MIN_RUNWAY = 64n << 10n;
  * it from GOGC (4 MiB × GOGC / 100; 512 KiB × … under the HeapMinimum512KiB experiment).
  */
 export function readGcController(mem: ProcessMemory, address: bigint, o: GcControllerOffsets): GcControllerState {
-  const b = mem.read(address, o.heapMarked + 8);
-  const gogc = b.readInt32LE(o.gcPercent);
-  const limit = b.readBigInt64LE(o.memoryLimit);
-  const heapMinimum = b.readBigUInt64LE(o.heapMinimum);
+  const b = mem.read(address, gcControllerSize(o));
+  return parseGcController(new DataView(b.buffer, b.byteOffset, b.length), 0, o);
+}
+
+/**
+ * runtime.gcController from its bytes at `at` of `b`, checked as readGcController says. In
+ * numbers, not BigInts: they were most of what a read of it allocated.
+ */
+export function parseGcController(b: DataView, at: number, o: GcControllerOffsets): GcControllerState {
+  const gogc = b.getInt32(at + o.gcPercent, true);
+  // An int64: negative when its high word is.
+  if (b.getInt32(at + o.memoryLimit + 4, true) < 0) throw new Error(`memoryLimit is negative: not runtime.gcController`);
+  const limit = u64(b, at + o.memoryLimit);
+  const heapMinimum = u64(b, at + o.heapMinimum);
   if (gogc < -1 || gogc > 1_000_000) throw new Error(`gcPercent is ${gogc}: not runtime.gcController`);
-  if (limit < 0n || limit > MAX_INT64) throw new Error(`memoryLimit is ${limit}: not runtime.gcController`);
-  if (gogc >= 0 && heapMinimum !== ((4n << 20n) * BigInt(gogc)) / 100n && heapMinimum !== ((512n << 10n) * BigInt(gogc)) / 100n) {
+  if (gogc >= 0 && heapMinimum !== Math.floor((4194304 * gogc) / 100) && heapMinimum !== Math.floor((524288 * gogc) / 100)) {
     throw new Error(`heapMinimum ${heapMinimum} does not follow from GOGC=${gogc}: not runtime.gcController`);
   }
-  let goal = b.readBigUInt64LE(o.gcPercentHeapGoal);
-  const sweepDist = b.readBigUInt64LE(o.sweepDistMinTrigger);
-  const triggered = b.readBigUInt64LE(o.triggered);
+  let goal = u64(b, at + o.gcPercentHeapGoal);
+  const sweepDist = u64(b, at + o.sweepDistMinTrigger);
+  // ^uint64(0): no trigger yet.
+  const untriggered = b.getUint32(at + o.triggered, true) === 0xffffffff && b.getUint32(at + o.triggered + 4, true) === 0xffffffff;
+  const triggered = u64(b, at + o.triggered);
   if (sweepDist > goal) goal = sweepDist;
-  if (triggered !== NO_TRIGGER && goal < triggered + MIN_RUNWAY) goal = triggered + MIN_RUNWAY;
-  return { gogcPercent: gogc, memoryLimitBytes: Number(limit), heapGoalBytes: Number(goal), heapLiveBytes: Number(b.readBigUInt64LE(o.heapMarked)) };
+  if (!untriggered && goal < triggered + MIN_RUNWAY) goal = triggered + MIN_RUNWAY;
+  return { gogcPercent: gogc, memoryLimitBytes: limit, heapGoalBytes: goal, heapLiveBytes: u64(b, at + o.heapMarked) };
 }

@@ -1,5 +1,51 @@
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { native } from '../../../engine/bpf/native.js';
 import { ElfFile } from '../elf-file.js';
+
+/**
+ * Ranges of a process's memory read in one native call, into one buffer: made once per
+ * process and reused every interval (addresses as numbers: user space is below 2^53).
+ */
+export class MemoryRanges {
+  private ranges = new Float64Array(16);
+  count = 0;
+  private bytes = 0;
+  /** What the last read brought, ranges one after another. */
+  out = Buffer.alloc(0);
+  /**
+   * `out` as a DataView: Buffer's readUInt32LE and kin allocate on every call under the image's
+   * interpreter (their argument check takes rest parameters); a DataView's getters do not.
+   */
+  view = new DataView(this.out.buffer, this.out.byteOffset, 0);
+
+  clear(): void {
+    this.count = this.bytes = 0;
+  }
+
+  /** A range to read; where its bytes will start in `out`. */
+  add(address: number, length: number): number {
+    if (this.count * 2 === this.ranges.length) {
+      const grown = new Float64Array(this.ranges.length * 2);
+      grown.set(this.ranges);
+      this.ranges = grown;
+    }
+    this.ranges[this.count * 2] = address;
+    this.ranges[this.count * 2 + 1] = length;
+    this.count++;
+    const at = this.bytes;
+    this.bytes += length;
+    return at;
+  }
+
+  /** @internal ProcessMemory's side: the ranges, and `out` sized for them. */
+  prepare(): Float64Array {
+    if (this.out.length < this.bytes) {
+      this.out = Buffer.alloc(this.bytes);
+      this.view = new DataView(this.out.buffer, this.out.byteOffset, this.out.length);
+    }
+    return this.ranges;
+  }
+}
 
 /**
  * Reads a process's memory through /proc/PID/mem (root, or ptrace rights over it). Addresses
@@ -8,12 +54,15 @@ import { ElfFile } from '../elf-file.js';
 export class ProcessMemory {
   private readonly fd: number;
   private readonly buf = Buffer.alloc(8);
+  /** The load bias as a number, for MemoryRanges' addresses. */
+  readonly biasNumber: number;
 
   constructor(
     readonly pid: number,
     readonly bias: bigint,
   ) {
     this.fd = openSync(`/proc/${pid}/mem`, 'r');
+    this.biasNumber = Number(bias);
   }
 
   /** The memory of a process's main executable, link-time addresses shifted by its load bias. */
@@ -46,6 +95,17 @@ export class ProcessMemory {
     const n = readSync(this.fd, into, 0, len, Number(addr));
     if (n !== len) throw new Error(`short read of pid ${this.pid} at 0x${addr.toString(16)}`);
     return into;
+  }
+
+  /**
+   * Every range, absolute addresses (add biasNumber to a link-time one), in one call: a
+   * syscall each, but none of fs.readSync's per-call work. Throws when one cannot be read.
+   */
+  readRanges(r: MemoryRanges): DataView {
+    const ranges = r.prepare();
+    const done = native().preadRanges(this.fd, ranges, r.count, r.out);
+    if (done !== r.count) throw new Error(`short read of pid ${this.pid} at 0x${ranges[done * 2]!.toString(16)}`);
+    return r.view;
   }
 
   u64(addr: bigint): bigint {

@@ -7,7 +7,8 @@
 //	work       → sleeps, channel waits, mutex waits, known allocations, GCs; prints "done" + metrics
 //	burst      → holds every P busy with runnable goroutines queued behind; prints "burst"; waits
 //	release    → lets the burst finish; prints "final" + metrics; then each line "threads" prints
-//	             {"phase":"threads","threads":N} (the runtime's Ms now), any other line exits
+//	             {"phase":"threads","threads":N} (the runtime's Ms now), "procs N" sets GOMAXPROCS
+//	             and prints {"phase":"procs","gomaxprocs":N}, any other line exits
 package main
 
 import (
@@ -228,12 +229,21 @@ func main() {
 	snapshot("final")
 	// The runtime may start an M after "final" (a spinning M for a timer, a template thread):
 	// the test compares ours with the runtime's count at the same moment, not with a stale one.
+	// "procs N" sets GOMAXPROCS, as an operator's library (automaxprocs) may at any time.
 	for {
 		line, err := in.ReadString('\n')
-		if err != nil || line != "threads\n" {
+		var procs int
+		switch {
+		case err != nil:
+			return
+		case line == "threads\n":
+			n, _ := runtime.ThreadCreateProfile(nil)
+			fmt.Printf("{\"phase\":\"threads\",\"threads\":%d}\n", n)
+		case func() bool { _, e := fmt.Sscanf(line, "procs %d\n", &procs); return e == nil }():
+			runtime.GOMAXPROCS(procs)
+			fmt.Printf("{\"phase\":\"procs\",\"gomaxprocs\":%d}\n", runtime.GOMAXPROCS(0))
+		default:
 			return
 		}
-		n, _ := runtime.ThreadCreateProfile(nil)
-		fmt.Printf("{\"phase\":\"threads\",\"threads\":%d}\n", n)
 	}
 }

@@ -98,4 +98,23 @@ describe('a series ends when its process exits', () => {
     expect(out.flat().map((s) => s.name)).toEqual(['a', 'a', 'b']);
     expect(dropped).toEqual([]);
   });
+
+  it('the series limit drops and counts samples past max_series, and frees the slot of a series silent for staleAfterMs', async () => {
+    const dropped: [string, number][] = [];
+    const limit = limitSeries({ maxSeries: 2, staleAfterMs: 1000, onOverflow: (name, n) => void dropped.push([name, n]) });
+    const out = await lastValueFrom(
+      from([
+        [gauge('a', 1, 0, p1), gauge('b', 1, 0, p1), gauge('c', 1, 0, p1)],
+        [gauge('a', 2, 600, p1)],
+        // b has been silent for 1.2 s: its slot frees after this batch, not during it.
+        [gauge('a', 3, 1200, p1), gauge('c', 2, 1200, p1)],
+        [gauge('c', 3, 1300, p1)],
+      ]).pipe(limit, toArray()),
+    );
+    expect(out.map((b) => b.map((s) => s.name))).toEqual([['a', 'b'], ['a'], ['a'], ['c']]);
+    expect(dropped).toEqual([
+      ['c', 1],
+      ['c', 1],
+    ]);
+  });
 });

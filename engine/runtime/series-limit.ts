@@ -17,38 +17,50 @@ export interface SeriesLimitOptions {
 export function limitSeries(opts: SeriesLimitOptions): OperatorFunction<SampleBatch, SampleBatch> {
   return (source) =>
     defer(() => {
-      // A box per series, updated in place: a number stored as a Map value is a new heap
-      // number per set, every series every read.
-      const lastSeen = new Map<string, { at: number }>();
-      let lastSweep = -Infinity;
+      // Per series, the number of the batch it was last seen in, a small integer kept in
+      // place: a sample's timestamp is a double, which the image's interpreter boxes anew at
+      // every read of it — a box per sample, every read, where one per batch does.
+      const lastSeen = new Map<string, { batch: number }>();
+      let batchNo = 0;
+      /** When the last sweep ran, and the batch number then: series not seen since are silent. */
+      let sweptAt = -Infinity;
+      let sweptBatch = 0;
       return source.pipe(
         map((batch) => {
-          const out: Sample[] = [];
+          batchNo++;
+          // A copy only once a sample is dropped: almost every batch passes whole.
+          let out: Sample[] | undefined;
           let overflow: Map<string, number> | undefined;
-          let now = -Infinity;
-          for (const s of batch) {
-            if (s.timestamp > now) now = s.timestamp;
+          // Indexed, not for…of: the image runs without the optimizing compiler, under which an
+          // array iterator allocates a result object per sample.
+          for (let i = 0; i < batch.length; i++) {
+            const s = batch[i]!;
             const key = keyOf(s);
             const seen = lastSeen.get(key);
             if (seen || lastSeen.size < opts.maxSeries) {
               // An ended series frees its slot at once: its process exited.
               if (s.ended) lastSeen.delete(key);
-              else if (!seen) lastSeen.set(key, { at: s.timestamp });
-              else if (s.timestamp > seen.at) seen.at = s.timestamp;
-              out.push(s);
+              else if (!seen) lastSeen.set(key, { batch: batchNo });
+              else seen.batch = batchNo;
+              out?.push(s);
             } else {
+              out ??= batch.slice(0, i);
               overflow ??= new Map();
               overflow.set(s.name, (overflow.get(s.name) ?? 0) + 1);
             }
           }
-          if (now - lastSweep >= opts.staleAfterMs) {
-            lastSweep = now;
+          // Samples of a batch come from one read: its ends tell its time well enough to sweep by.
+          const now = batch.length ? Math.max(batch[0]!.timestamp, batch[batch.length - 1]!.timestamp) : -Infinity;
+          if (now - sweptAt >= opts.staleAfterMs) {
+            // Silent since the last sweep, at least staleAfterMs ago.
             lastSeen.forEach((seen, k) => {
-              if (now - seen.at > opts.staleAfterMs) lastSeen.delete(k);
+              if (seen.batch <= sweptBatch) lastSeen.delete(k);
             });
+            sweptAt = now;
+            sweptBatch = batchNo;
           }
           overflow?.forEach((n, name) => opts.onOverflow(name, n));
-          return out;
+          return out ?? batch;
         }),
         filter((b) => b.length > 0),
       );

@@ -366,10 +366,16 @@ function hostWords(b: Buffer): Uint32Array {
   return words;
 }
 
-/** The u64 at byte offset `at` (a multiple of 4) of a map's values, as a number (exact below 2^53). */
+/**
+ * The u64 at byte offset `at` (a multiple of 4) of a map's values, as a number (exact below
+ * 2^53). A zero high word leaves the low one as it came, a small integer: the product would be
+ * a heap-allocated double, and an array it is stored in (a histogram's counts) would hold
+ * doubles, boxed again at every read of it under the image's interpreter.
+ */
 export function u64At(words: Uint32Array, at: number): number {
   const w = at >>> 2;
-  return words[w]! + words[w + 1]! * 4294967296;
+  const high = words[w + 1]!;
+  return high === 0 ? words[w]! : words[w]! + high * 4294967296;
 }
 
 /**

@@ -60,6 +60,11 @@ export const STW_BOUNDS: readonly number[] = Array.from({ length: STW_LAST_SLOT 
 /** Per-bucket counts of an empty histogram over STW_BOUNDS (+Inf last). */
 const emptyCounts = () => new Array<number>(STW_BOUNDS.length + 1).fill(0);
 /**
+ * The counts of a histogram nothing fell in yet, shared by all of them: samples are never
+ * changed once out, and 300 pause histograms a read mostly have no pause since the last.
+ */
+const NO_COUNTS: readonly number[] = Object.freeze(emptyCounts());
+/**
  * A histogram value as the BPF program keeps it (count, sum_ns, 64 log2 slots), at byte `at`
  * of a map read's words, in STW_BOUNDS' buckets.
  */
@@ -84,7 +89,7 @@ const OTHER_PAUSE_HELP = 'Stop-the-world pauses that are not GC (ReadMemStats, g
  * stopTheWorldWithSema's reason from 1.21) in go_sched_pauses_other_seconds, as
  * /sched/pauses/total/other:seconds.
  */
-function pauseHistogram(p: GoProcess, phase: string | undefined, timestamp: number, counts: number[], sum: number, count: number): HistogramSample {
+function pauseHistogram(p: GoProcess, phase: string | undefined, timestamp: number, counts: readonly number[], sum: number, count: number): HistogramSample {
   const other = phase === 'other';
   return {
     kind: 'histogram',
@@ -218,11 +223,14 @@ export class GoRuntimeMaps {
         if (!reasons) seen.set(p, (reasons = new Set()));
         reasons.add(reason);
       }
-      for (const p of procs.values()) {
-        if (p.missing.has('blocked')) continue;
+      procs.forEach((p) => {
+        if (p.missing.has('blocked')) return;
         const reasons = seen.get(p);
-        for (const reason of blockedFromAttach(p.minor)) if (!reasons?.has(reason)) blocked(p, reason, 0, 0);
-      }
+        // Indexed, and forEach over maps: under the image's interpreter an iterator allocates a
+        // result object per step, and these loops run per process and reason every read.
+        const known = blockedFromAttach(p.minor);
+        for (let i = 0; i < known.length; i++) if (!reasons?.has(known[i]!)) blocked(p, known[i]!, 0, 0);
+      });
     }
 
     if (opts.metrics.has('blocked')) this.readWaiting(procs, now, out);
@@ -230,8 +238,8 @@ export class GoRuntimeMaps {
     if (opts.metrics.has('gc_pauses')) {
       const m = this.obj.readMap('stw');
       const keys = m.keyWords;
-      const byProcess = new Map<number, Map<string, { counts: number[]; sum: number; count: number }>>();
-      const zero = () => ({ counts: emptyCounts(), sum: 0, count: 0 });
+      const byProcess = new Map<number, Map<string, { counts: readonly number[]; sum: number; count: number }>>();
+      const zero = () => ({ counts: NO_COUNTS, sum: 0, count: 0 });
       // From attach on, with zero counts: rate() and dashboards need the series before the first pause.
       for (const p of procs.values()) {
         if (p.missing.has('gc_pauses')) continue;
@@ -244,23 +252,20 @@ export class GoRuntimeMaps {
         const at = i * m.valueStride;
         phases.set(STW_PHASES[keys[i * 2 + 1]!] ?? 'other', { counts: foldedCounts(m.words, at), sum: u64At(m.words, at + 8) / 1e9, count: u64At(m.words, at) });
       }
-      for (const [pid, phases] of byProcess) {
+      byProcess.forEach((phases, pid) => {
         const p = procs.get(pid)!;
-        const gc = zero();
-        for (const [phase, h] of phases) {
-          if (phase === 'other') {
-            out.push(pauseHistogram(p, phase, now, h.counts, h.sum, h.count));
-            continue;
-          }
+        const gc = { counts: opts.names === 'client_golang' ? emptyCounts() : [], sum: 0, count: 0 };
+        phases.forEach((h, phase) => {
+          if (phase === 'other') return void out.push(pauseHistogram(p, phase, now, h.counts, h.sum, h.count));
           // client_golang's /sched/pauses/total/gc:seconds has no phases: one histogram, summed.
           if (opts.names !== 'client_golang') out.push(pauseHistogram(p, phase, now, h.counts, h.sum, h.count));
-          h.counts.forEach((c, b) => (gc.counts[b]! += c));
+          else h.counts.forEach((c, b) => (gc.counts[b]! += c));
           gc.sum += h.sum;
           gc.count += h.count;
-        }
+        });
         if (opts.names === 'client_golang') out.push(pauseHistogram(p, undefined, now, gc.counts, gc.sum, gc.count));
         gcPauseSums.set(pid, gc.sum);
-      }
+      });
     }
 
     if (opts.metrics.has('sched_latency')) this.readSchedLatency(procs, now, out);
@@ -329,18 +334,18 @@ export class GoRuntimeMaps {
         if (parkedAt < e.oldest) e.oldest = parkedAt;
       } else reasons.set(reason, { count: 1, oldest: parkedAt });
     }
-    for (const p of procs.values()) {
-      const seen = this.waitReasons.get(p.pid) ?? new Set<number>();
-      this.waitReasons.set(p.pid, seen);
+    procs.forEach((p) => {
+      let seen = this.waitReasons.get(p.pid);
+      if (!seen) this.waitReasons.set(p.pid, (seen = new Set<number>()));
       const parked = byProcess.get(p);
-      if (parked) for (const reason of parked.keys()) seen.add(reason);
-      for (const reason of seen) {
+      parked?.forEach((_, reason) => seen.add(reason));
+      seen.forEach((reason) => {
         const e = parked?.get(reason);
         const labels = withLabel(p.labels, 'reason', waitReasonName(p.minor, reason));
         out.push({ kind: 'gauge', name: 'go_sched_goroutines_waiting', labels, timestamp: now, value: e?.count ?? 0, help: 'Goroutines parked right now, by wait reason (parked since the probe attached)' });
         out.push({ kind: 'gauge', name: 'go_sched_goroutines_waiting_oldest_seconds', labels, timestamp: now, value: e ? Math.max(0, monoNow - e.oldest) : 0, help: 'How long the longest-parked goroutine of each wait reason has waited' });
-      }
-    }
+      });
+    });
   }
 
   /** Runnable → running, as /sched/latencies:seconds; from attach on (zero until the first sample). */
@@ -348,7 +353,7 @@ export class GoRuntimeMaps {
     const m = this.obj.readMap('sched_latency');
     const keys = m.keyWords;
     const seen = new Set<number>();
-    const push = (p: GoProcess, counts: number[], sum: number, count: number) =>
+    const push = (p: GoProcess, counts: readonly number[], sum: number, count: number) =>
       out.push({ kind: 'histogram', name: 'go_sched_latencies_seconds', labels: p.labels, timestamp: now, bounds: STW_BOUNDS, counts, sum, count, help: 'Time goroutines spent runnable before running (runqput/goschedImpl/injectglist → execute), 1 in sched_latency_every sampled, as /sched/latencies:seconds' });
     for (let i = 0; i < m.count; i++) {
       const p = procs.get(keys[i]!);
@@ -357,7 +362,7 @@ export class GoRuntimeMaps {
       push(p, foldedCounts(m.words, at), u64At(m.words, at + 8) / 1e9, u64At(m.words, at));
       seen.add(p.pid);
     }
-    for (const p of procs.values()) if (!seen.has(p.pid) && !p.missing.has('sched_latency')) push(p, emptyCounts(), 0, 0);
+    for (const p of procs.values()) if (!seen.has(p.pid) && !p.missing.has('sched_latency')) push(p, NO_COUNTS, 0, 0);
   }
 
   /** mallocgc sizes → heap bytes, rounded as the allocator rounds them. */

@@ -2,18 +2,20 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip, constants as zlib } from 'node:zlib';
+import { finished } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback, constants as zlib } from 'node:zlib';
 import type { SinkFactory } from '../engine/components/contracts.js';
 import { loadComponentSchema } from '../engine/components/load-schema.js';
 import type { PrometheusSinkConfig } from '../schemas/types.generated.js';
 import { kinds } from '../engine/model/kinds.js';
 import { parseDuration } from '../engine/util/duration.js';
-import { OPENMETRICS_CONTENT_TYPE, SeriesStore, TEXT_CONTENT_TYPE } from './lib/exposition.js';
+import { exposition, OPENMETRICS_CONTENT_TYPE, SeriesStore, TEXT_CONTENT_TYPE } from './lib/exposition.js';
 import { selfMetricSamples } from './lib/self-metric-samples.js';
 import { parseListen } from '../engine/util/listen-address.js';
 import { acceptsGzip } from './lib/accept-encoding.js';
+
+const gzip = promisify(gzipCallback);
 
 export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
   kind: 'sink',
@@ -34,6 +36,7 @@ export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
   claims: (config) => [`tcp:${parseListen(config.listen ?? ':9464').port}`],
   create(config, ctx) {
     const store = new SeriesStore(parseDuration(config.series_ttl ?? '5m'));
+    const self = new SeriesStore(Infinity);
     const path = config.path ?? '/metrics';
     const { host, port } = parseListen(config.listen ?? ':9464');
     let server: Server | undefined;
@@ -58,23 +61,22 @@ export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
       const format = om ? 'openmetrics' : 'text';
       store.expire();
       // The engine's own metrics through the same encoder, so both formats stay valid.
-      const self = new SeriesStore(Infinity);
-      if (config.self_metrics ?? true) self.update(await selfMetricSamples(ctx.metrics.registry));
+      if (config.self_metrics ?? true) self.replace(await selfMetricSamples(ctx.metrics.registry));
       const headers: Record<string, string> = { 'content-type': om ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE, vary: 'Accept-Encoding' };
       const gzipped = acceptsGzip(req.headers['accept-encoding']);
-      // The fastest level: text exposition compresses ~10× even so, and the agent's CPU is the
-      // node owner's. zlib works on the thread pool, chunk by chunk, beside the event loop.
       if (gzipped) headers['content-encoding'] = 'gzip';
-      res.writeHead(200, headers);
-      if (req.method === 'HEAD') return void res.end();
-      // Bytes rendered natively into the store's buffer (100k series is ~7 MB): no string per line
-      // to collect afterwards. The buffer goes back to the store once the response is out.
-      const series = store.lend(format);
-      const body = Readable.from([series.bytes, self.lend(format).bytes, ...(om ? ['# EOF\n'] : [])], { objectMode: false });
+      if (req.method === 'HEAD') return void res.writeHead(200, headers).end();
+      // Rendered natively into the store's buffer (100k series is ~7 MB), then written whole: no
+      // string per line, no stream of pieces. The buffer goes back to the store once it is out.
+      const body = exposition(format, [store, self], om ? '# EOF\n' : '');
       try {
-        await (gzipped ? pipeline(body, createGzip({ level: zlib.Z_BEST_SPEED }), res) : pipeline(body, res));
-        // Not after a failure: zlib on the thread pool may still be reading it.
-        series.release();
+        // The fastest level: text exposition compresses ~20× even so, and the agent's CPU is the
+        // node owner's. zlib works on the thread pool, beside the event loop.
+        const bytes = gzipped ? await gzip(body.bytes, { level: zlib.Z_BEST_SPEED }) : body.bytes;
+        if (gzipped) body.release();
+        res.writeHead(200, { ...headers, 'content-length': String(bytes.length) }).end(bytes);
+        await finished(res);
+        body.release();
       } catch (e) {
         // The scraper went away (its scrape_timeout passed): nothing to answer any more.
         if ((e as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw e;

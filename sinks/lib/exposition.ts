@@ -58,8 +58,6 @@ interface Layout {
   lines: Uint32Array;
   count: number;
   stale: boolean;
-  /** The last body's size. */
-  bytes: number;
 }
 
 /** A rendered body in the store's own buffer until released: the next render reuses it. */
@@ -94,13 +92,13 @@ export class SeriesStore {
   private slotsUsed = 0;
   private readonly freeSlots = new Map<number, number[]>();
   private readonly layouts: Record<Format, Layout> = {
-    text: { lines: new Uint32Array(0), count: 0, stale: true, bytes: 0 },
-    openmetrics: { lines: new Uint32Array(0), count: 0, stale: true, bytes: 0 },
+    text: { lines: new Uint32Array(0), count: 0, stale: true },
+    openmetrics: { lines: new Uint32Array(0), count: 0, stale: true },
   };
   /**
-   * The buffer bodies are rendered into, while no scrape holds it: a new one per scrape would
-   * be freed only by a garbage collection, and with little else allocated those are rare, so
-   * bodies (~7 MB at 100k series) piled up.
+   * The buffer bodies are rendered into (exposition()), while no scrape holds it: a new one per
+   * scrape would be freed only by a garbage collection, and with little else allocated those
+   * are rare, so bodies (~7 MB at 100k series) piled up.
    */
   private spare?: Buffer;
   conflicts = 0;
@@ -184,7 +182,7 @@ export class SeriesStore {
   }
 
   render(format: Format): string {
-    const body = this.lend(format);
+    const body = exposition(format, [this]);
     try {
       return body.bytes.toString('utf8');
     } finally {
@@ -193,31 +191,32 @@ export class SeriesStore {
   }
 
   /**
-   * The exposition as UTF-8 bytes, in the store's buffer until `release()`. Release it only
-   * once nothing reads the bytes any more (the response finished); a body never released is
-   * left to the garbage collector, and the next render gets a buffer of its own.
+   * Holds exactly `batch`'s series from now on: those not in it go (the engine's own metrics,
+   * read whole at every scrape, where a component that went must not linger).
    */
-  lend(format: Format): Body {
+  replace(batch: readonly Sample[], now = Date.now()): void {
+    this.lastExpire = now; // no sweep before: the batch refreshes what it still has
+    this.update(batch, now);
+    this.families.forEach((f, name) => f.series.forEach((s, k) => s.updatedAt < now && this.remove(name, f, k, s)));
+  }
+
+  /** @internal exposition()'s side: this store's lines into `out` from `at`; their length, or minus what they need. */
+  renderInto(format: Format, out: Buffer, at: number): number {
     const layout = this.layouts[format];
     if (layout.stale) this.lay(format, layout);
-    let out = this.spare ?? Buffer.allocUnsafeSlow(Math.max(MIN_BODY_BUFFER, Math.ceil(layout.bytes * 1.25)));
+    return this.blocks.render(layout.lines, layout.count, this.values, at === 0 ? out : out.subarray(at));
+  }
+
+  /** @internal The buffer bodies are rendered into, if no scrape holds it. */
+  takeSpare(): Buffer | undefined {
+    const spare = this.spare;
     this.spare = undefined;
-    let n = this.blocks.render(layout.lines, layout.count, this.values, out);
-    if (n < 0) {
-      // More series than the buffer was made for: room for some more, rendered again.
-      out = Buffer.allocUnsafeSlow(Math.ceil(-n * 1.25));
-      n = this.blocks.render(layout.lines, layout.count, this.values, out);
-    }
-    layout.bytes = n;
-    let lent = true;
-    return {
-      bytes: out.subarray(0, n),
-      release: () => {
-        // Kept unless far larger than bodies are now (series went): that one is left to the GC.
-        if (lent && out.length <= 2 * n + MIN_BODY_BUFFER) this.spare = out;
-        lent = false;
-      },
-    };
+    return spare;
+  }
+
+  /** @internal A buffer back from a scrape: kept unless far larger than the body now (series went). */
+  giveSpare(out: Buffer, used: number): void {
+    if (out.length <= 2 * used + MIN_BODY_BUFFER) this.spare = out;
   }
 
   private newSeries(s: Exposed, key: string, now: number): Series {
@@ -389,6 +388,42 @@ export class SeriesStore {
     layout.count = at / 4;
     layout.stale = false;
   }
+}
+
+/**
+ * The stores' expositions one after another, then `trailer`, as UTF-8 bytes in the first
+ * store's buffer until `release()`. Release it only once nothing reads the bytes any more
+ * (the response is out); a body never released is left to the garbage collector, and the next
+ * one gets a buffer of its own.
+ */
+export function exposition(format: Format, stores: readonly SeriesStore[], trailer = ''): Body {
+  const owner = stores[0]!;
+  let out = owner.takeSpare() ?? Buffer.allocUnsafeSlow(MIN_BODY_BUFFER);
+  const fill = (): number => {
+    let at = 0;
+    let short = false;
+    for (const store of stores) {
+      const n = store.renderInto(format, out, short ? out.length : at);
+      short ||= n < 0;
+      at += Math.abs(n);
+    }
+    if (at + trailer.length > out.length) return -(at + trailer.length);
+    return short ? -at : at + out.write(trailer, at, 'latin1');
+  };
+  let n = fill();
+  if (n < 0) {
+    // More series than the buffer was made for: room for some more, rendered again.
+    out = Buffer.allocUnsafeSlow(Math.ceil(-n * 1.25));
+    n = fill();
+  }
+  let lent = true;
+  return {
+    bytes: out.subarray(0, n),
+    release: () => {
+      if (lent) owner.giveSpare(out, n);
+      lent = false;
+    },
+  };
 }
 
 function escapeHelp(v: string): string {

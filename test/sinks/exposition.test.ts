@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { requireTool } from '../helpers/require-tool.js';
 import { describe, expect, it } from 'vitest';
-import { SeriesStore } from '../../sinks/lib/exposition.js';
+import { exposition, SeriesStore } from '../../sinks/lib/exposition.js';
 import { textBinding } from '../../sinks/lib/text-blocks.js';
 import type { Sample } from '../../engine/model/sample.js';
 import { counter, gauge, hist } from '../helpers/samples.js';
@@ -176,17 +176,17 @@ describe('exposition', () => {
     const s = new SeriesStore(Infinity);
     const many = (n: number, value: number) => Array.from({ length: n }, (_, i) => gauge('g', value, 0, { pid: String(i) }));
     s.update(many(10, 1));
-    const first = s.lend('text');
+    const first = exposition('text', [s]);
     const held = Buffer.from(first.bytes);
     // A second scrape while the first is still being sent: its own buffer, the first untouched.
     s.update(many(10, 2));
-    const second = s.lend('text');
+    const second = exposition('text', [s]);
     expect(second.bytes.buffer).not.toBe(first.bytes.buffer);
     expect(first.bytes.equals(held)).toBe(true);
     expect(second.bytes.toString()).toContain('g{pid="9"} 2\n');
     first.release();
     second.release();
-    const third = s.lend('text');
+    const third = exposition('text', [s]);
     expect([first.bytes.buffer, second.bytes.buffer]).toContain(third.bytes.buffer);
     third.release();
     // Far more series than the buffer was made for (~1 MB of text): rendered whole all the same.
@@ -194,5 +194,22 @@ describe('exposition', () => {
     const big = s.render('text');
     expect(big.split('\n')).toHaveLength(40_000 + 3);
     expect(big.endsWith('g{pid="39999"} 3\n')).toBe(true);
+  });
+
+  it('writes several stores and a trailer as one body, grown whole when they outgrow the buffer; replace() keeps exactly the series given', () => {
+    const pipeline = new SeriesStore(Infinity);
+    const own = new SeriesStore(Infinity);
+    pipeline.update(Array.from({ length: 5000 }, (_, i) => gauge('g', i, 0, { pid: String(i) })));
+    own.replace([counter('probeflow_a_total', 1, 0, { id: 'x' }), counter('probeflow_a_total', 2, 0, { id: 'y' })], 1000);
+    const body = exposition('openmetrics', [pipeline, own], '# EOF\n');
+    const text = body.bytes.toString();
+    body.release();
+    expect(text.startsWith('# HELP g ')).toBe(true);
+    expect(text.endsWith('probeflow_a_total{id="x"} 1\nprobeflow_a_total{id="y"} 2\n# EOF\n')).toBe(true);
+    expect(text).toBe(pipeline.render('openmetrics') + own.render('openmetrics') + '# EOF\n');
+    // The next read of the engine's metrics has no y: it goes; x changed.
+    own.replace([counter('probeflow_a_total', 3, 0, { id: 'x' })], 2000);
+    expect(own.render('text')).toContain('probeflow_a_total{id="x"} 3\n');
+    expect(own.render('text')).not.toContain('id="y"');
   });
 });

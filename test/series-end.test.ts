@@ -117,4 +117,20 @@ describe('a series ends when its process exits', () => {
       ['c', 1],
     ]);
   });
+
+  it('the series limit keeps counting right when a probe repeats its batches (found by position): an end frees its slot, a newcomer takes it', async () => {
+    const dropped: string[] = [];
+    const a = gauge('a', 1, 0, p1);
+    const b = gauge('b', 1, 0, p1);
+    const c = gauge('c', 1, 0, p2);
+    const out = await lastValueFrom(
+      from([[a, b], [a, b], [a, end(b)], [a, c], [a, b], [a, c]]).pipe(limitSeries({ maxSeries: 2, staleAfterMs: 1e9, onOverflow: (n) => void dropped.push(n) }), toArray()),
+    );
+    expect(out.map((x) => x.map((s) => s.name))).toEqual([['a', 'b'], ['a', 'b'], ['a', 'b'], ['a', 'c'], ['a'], ['a', 'c']]);
+    expect(dropped).toEqual(['b']);
+    // An ended series back at its old place holds a slot again.
+    const again = await lastValueFrom(from([[a, b], [a, end(b)], [a, b], [c]]).pipe(limitSeries({ maxSeries: 2, staleAfterMs: 1e9, onOverflow: (n) => void dropped.push(n) }), toArray()));
+    expect(again.map((x) => x.map((s) => s.name))).toEqual([['a', 'b'], ['a', 'b'], ['a', 'b']]);
+    expect(dropped).toEqual(['b', 'c']);
+  });
 });

@@ -1,4 +1,5 @@
 import { defer, filter, map, type OperatorFunction } from 'rxjs';
+import { BatchPositions } from '../model/batch-positions.js';
 import { keyOf, type Sample, type SampleBatch } from '../model/sample.js';
 
 export interface SeriesLimitOptions {
@@ -21,6 +22,8 @@ export function limitSeries(opts: SeriesLimitOptions): OperatorFunction<SampleBa
       // place: a sample's timestamp is a double, which the image's interpreter boxes anew at
       // every read of it — a box per sample, every read, where one per batch does.
       const lastSeen = new Map<string, { batch: number }>();
+      // Each sample's entry by its place in the batch (BatchPositions): found without its key.
+      const positions = new BatchPositions<{ batch: number }>();
       let batchNo = 0;
       /** When the last sweep ran, and the batch number then: series not seen since are silent. */
       let sweptAt = -Infinity;
@@ -33,15 +36,30 @@ export function limitSeries(opts: SeriesLimitOptions): OperatorFunction<SampleBa
           let overflow: Map<string, number> | undefined;
           // Indexed, not for…of: the image runs without the optimizing compiler, under which an
           // array iterator allocates a result object per sample.
+          const t = positions.begin(batch.length);
           for (let i = 0; i < batch.length; i++) {
             const s = batch[i]!;
+            const known = s.ended ? undefined : positions.at(t, i, s);
+            if (known) {
+              known.batch = batchNo;
+              out?.push(s);
+              continue;
+            }
             const key = keyOf(s);
             const seen = lastSeen.get(key);
             if (seen || lastSeen.size < opts.maxSeries) {
               // An ended series frees its slot at once: its process exited.
-              if (s.ended) lastSeen.delete(key);
-              else if (!seen) lastSeen.set(key, { batch: batchNo });
-              else seen.batch = batchNo;
+              if (s.ended) {
+                lastSeen.delete(key);
+                positions.forget();
+              } else if (!seen) {
+                const entry = { batch: batchNo };
+                lastSeen.set(key, entry);
+                positions.remember(t, i, s, entry);
+              } else {
+                seen.batch = batchNo;
+                positions.remember(t, i, s, seen);
+              }
               out?.push(s);
             } else {
               out ??= batch.slice(0, i);
@@ -49,6 +67,7 @@ export function limitSeries(opts: SeriesLimitOptions): OperatorFunction<SampleBa
               overflow.set(s.name, (overflow.get(s.name) ?? 0) + 1);
             }
           }
+          positions.end(t);
           // Samples of a batch come from one read: its ends tell its time well enough to sweep by.
           const now = batch.length ? Math.max(batch[0]!.timestamp, batch[batch.length - 1]!.timestamp) : -Infinity;
           if (now - sweptAt >= opts.staleAfterMs) {
@@ -56,6 +75,7 @@ export function limitSeries(opts: SeriesLimitOptions): OperatorFunction<SampleBa
             lastSeen.forEach((seen, k) => {
               if (seen.batch <= sweptBatch) lastSeen.delete(k);
             });
+            positions.forget();
             sweptAt = now;
             sweptBatch = batchNo;
           }

@@ -1,5 +1,6 @@
 import type { Labels, Sample } from '../../engine/model/sample.js';
 import { labelsKey } from '../../engine/model/sample.js';
+import { BatchPositions } from '../../engine/model/batch-positions.js';
 import { formatLe } from './remote-write-samples.js';
 import { NO_BLOCK, OP_ACCUMULATE, OP_CUMULATIVE, OP_NONE, OP_VALUE, SLOT_SHIFT, textBinding, type TextBlocks } from './text-blocks.js';
 
@@ -18,6 +19,7 @@ function kindOf(s: Exposed): Kind {
  * in the old one (14k samples every interval with 100 Go processes).
  */
 interface Series {
+  family: Family;
   /** The series' label text, `{a="b",c="d"` without its closing brace (shared, counted). */
   labels: LabelBlock;
   /** Its first value slot: a value; or a histogram's sum, count, then one count per bucket. */
@@ -101,6 +103,8 @@ export class SeriesStore {
    * are rare, so bodies (~7 MB at 100k series) piled up.
    */
   private spare?: Buffer;
+  /** Each sample's series by its place in the batch (BatchPositions): found without hashing its key. */
+  private readonly positions = new BatchPositions<Series>();
   conflicts = 0;
   private lastExpire: number;
   /**
@@ -120,40 +124,54 @@ export class SeriesStore {
   update(batch: readonly Sample[], now = Date.now()): void {
     if (now - this.lastExpire >= Math.max(1000, this.ttlMs / 4)) this.expire(now);
     if (now < this.oldestUpdate) this.oldestUpdate = now;
+    const t = this.positions.begin(batch.length);
     // Indexed: an array iterator allocates per sample under the image's interpreter.
     for (let i = 0; i < batch.length; i++) {
       const s = batch[i]!;
-      if (s.kind === 'event') continue;
-      const kind = kindOf(s);
-      let f = this.families.get(s.name);
-      if (!f) {
-        this.families.set(s.name, (f = { kind, series: new Map(), blocks: {} }));
-        this.relayout();
+      let series = s.ended ? undefined : this.positions.at(t, i, s);
+      // A histogram whose bounds moved may now be a summary (another family): looked up again.
+      if (!series || (s.kind === 'histogram' && s.bounds !== series.bounds)) {
+        series = this.find(s, now);
+        this.positions.remember(t, i, s, series);
+        if (!series) continue;
       }
-      if (s.help && !f.help) {
-        f.help = s.help;
-        this.dropFamilyBlocks(f);
+      series.updatedAt = now;
+      if (s.help && !series.family.help) {
+        series.family.help = s.help;
+        this.dropFamilyBlocks(series.family);
       }
-      if (f.kind !== kind) {
-        this.conflicts++;
-        continue;
-      }
-      // Families are per name already; the memoized labels key hashes once per series.
-      const key = labelsKey(s.labels);
-      const series = f.series.get(key);
-      // Its process is gone: the next scrape no longer shows it (Prometheus marks it stale).
-      if (s.ended) {
-        if (series) this.remove(s.name, f, key, series);
-        else if (f.series.size === 0) this.dropFamily(s.name, f);
-        continue;
-      }
-      if (!series) f.series.set(key, this.newSeries(s, key, now));
-      else {
-        series.updatedAt = now;
-        if (s.kind === 'histogram' && s.bounds !== series.bounds) this.rebound(series, s);
-        this.setValues(series, s);
-      }
+      if (s.kind === 'histogram' && s.bounds !== series.bounds) this.rebound(series, s);
+      this.setValues(series, s as Exposed);
     }
+    this.positions.end(t);
+  }
+
+  /** A sample's series by name and labels; made if new; undefined if the sample is not for the exposition (or ends its series). */
+  private find(s: Sample, now: number): Series | undefined {
+    if (s.kind === 'event') return undefined;
+    const kind = kindOf(s);
+    let f = this.families.get(s.name);
+    if (!f) {
+      this.families.set(s.name, (f = { kind, series: new Map(), blocks: {} }));
+      this.relayout();
+    }
+    if (f.kind !== kind) {
+      this.conflicts++;
+      return undefined;
+    }
+    // Families are per name already; the memoized labels key hashes once per series.
+    const key = labelsKey(s.labels);
+    const series = f.series.get(key);
+    // Its process is gone: the next scrape no longer shows it (Prometheus marks it stale).
+    if (s.ended) {
+      if (series) this.remove(s.name, f, key, series);
+      else if (f.series.size === 0) this.dropFamily(s.name, f);
+      return undefined;
+    }
+    if (series) return series;
+    const made = this.newSeries(s, f, key, now);
+    f.series.set(key, made);
+    return made;
   }
 
   /** Forgets series older than the TTL (and families left empty). */
@@ -219,8 +237,8 @@ export class SeriesStore {
     if (out.length <= 2 * used + MIN_BODY_BUFFER) this.spare = out;
   }
 
-  private newSeries(s: Exposed, key: string, now: number): Series {
-    const series: Series = { labels: this.labelBlock(s.labels, key), slot: 0, width: 0, updatedAt: now };
+  private newSeries(s: Exposed, family: Family, key: string, now: number): Series {
+    const series: Series = { family, labels: this.labelBlock(s.labels, key), slot: 0, width: 0, updatedAt: now };
     this.place(series, s);
     this.setValues(series, s);
     this.relayout();
@@ -228,6 +246,7 @@ export class SeriesStore {
   }
 
   private remove(name: string, f: Family, key: string, s: Series): void {
+    this.positions.forget();
     f.series.delete(key);
     this.freeSlotsOf(s);
     if (--s.labels.refs === 0) {
@@ -239,6 +258,7 @@ export class SeriesStore {
   }
 
   private dropFamily(name: string, f: Family): void {
+    this.positions.forget();
     this.dropFamilyBlocks(f);
     this.families.delete(name);
   }

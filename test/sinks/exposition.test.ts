@@ -127,14 +127,18 @@ describe('exposition', () => {
       if (helpSeen) f.update([{ ...gauge('g', 0, 400, { pid: 'none' }), help: 'late help', ended: true }], 400);
       return f;
     };
+    let previous: Sample[] = [];
     for (let round = 0; round < 400; round++) {
       const batch: Sample[] = [];
       // Some batches only end series: a render right after must not show them.
       const ending = rand(5) === 0;
+      // Half the batches repeat the last one's series in its order, with its labels objects, as
+      // a probe's reads do (the store finds them by position then); some of them end or change kind.
+      const again = previous.length === 12 && rand(2) === 0;
       for (let i = 0; i < 12; i++) {
-        const labels = rand(5) === 0 ? {} : { pid: String(rand(6)), ...(rand(2) ? { reason: ['chan receive', 'select', 'a"b\\c'][rand(3)]! } : {}) };
+        const labels = again ? previous[i]!.labels : rand(5) === 0 ? {} : { pid: String(rand(6)), ...(rand(2) ? { reason: ['chan receive', 'select', 'a"b\\c'][rand(3)]! } : {}) };
         const value = rand(3) === 0 ? rand(1000) / 7 : rand(100);
-        const which = rand(4);
+        const which = again && rand(8) !== 0 ? ['counter', 'gauge', 'histogram', 'summary'].indexOf(previous[i]!.kind === 'histogram' ? (previous[i]!.name === 'h' ? 'histogram' : 'summary') : previous[i]!.kind) : rand(4);
         let s: Sample =
           which === 0 ? counter('c_total', value, round, labels)
           : which === 1 ? gauge('g', value, round, labels)
@@ -155,6 +159,7 @@ describe('exposition', () => {
         if (series.size === 0) model.delete(s.name);
       }
       store.update(batch, round);
+      previous = batch;
       if (ending || rand(3) === 0) {
         const format = rand(2) ? 'text' : 'openmetrics';
         expect(store.render(format), `round ${round}`).toBe(fresh().render(format));

@@ -7,7 +7,7 @@ import { requireFeature } from '../engine/bpf/kernel-features.js';
 import { BinarySymbols } from './lib/binary-symbols.js';
 import { HitCounters, type HitPoint } from './lib/hit-counters.js';
 import { scanOptions } from './lib/scan-options.js';
-import { ProcessExitedError, type ProcessInfo } from './lib/processes.js';
+import { processGone, ProcessExitedError, type ProcessInfo } from './lib/processes.js';
 import { BinaryLinks, type AttachedBinary } from './lib/binary-links.js';
 import { runProcessProbe } from './lib/process-probe.js';
 import { argRegister } from './lib/registers.js';
@@ -53,19 +53,23 @@ export const uprobeProbe: ProbeFactory<UprobeProbeConfig> = {
             const binaries = new BinaryLinks<AttachedBinary>((b) => counters.obj.detach(b.links), ctx.log, 'uprobes');
 
             const attach = (proc: ProcessInfo, path: string): AttachedBinary | undefined => {
-              let failedPoints = 0;
               const symbols = config.points.some((p) => p.symbol) ? BinarySymbols.open(path) : undefined;
               const at = config.points.map((p, cookie) => {
                 if (!p.symbol) return { fileOffset: p.offset!, cookie };
                 const f = symbols!.resolve(p.symbol, { at: p.at_entry ? 'entry' : 'stack_check' });
                 return { fileOffset: f.fileOffset + f.attachDelta, cookie: cookie | stackCheckCookie(f.stackCheck) };
               });
-              const links = counters.obj.attachUprobes('on_hit', path, at, (i, e) => {
-                failedPoints++;
-                ctx.log.warn('uprobe point not attached', { point: config.points[i]!.name, exe: proc.exe, error: e });
-              });
+              const failed: { point: number; error: Error }[] = [];
+              const links = counters.obj.attachUprobes('on_hit', path, at, (point, error) => void failed.push({ point, error }));
+              // The process exiting between reading its binary and attaching fails the points too:
+              // not the points' fault, nor worth a warning each.
+              if (failed.length && processGone(proc.pid)) {
+                counters.obj.detach(links);
+                throw new ProcessExitedError(proc.pid);
+              }
+              for (const f of failed) ctx.log.warn('uprobe point not attached', { point: config.points[f.point]!.name, exe: proc.exe, error: f.error });
               if (links.length === 0) return undefined;
-              ctx.log.info('uprobes attached', { exe: proc.exe, pid: proc.pid, points: config.points.length - failedPoints, links: links.length });
+              ctx.log.info('uprobes attached', { exe: proc.exe, pid: proc.pid, points: config.points.length - failed.length, links: links.length });
               return { links };
             };
 

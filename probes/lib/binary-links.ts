@@ -45,6 +45,9 @@ export class BinaryLinks<B extends AttachedBinary> {
         throw new ProcessExitedError(p.pid);
       }
       if (!b) {
+        // Declined because its process went away half-way (a path under /proc/PID vanished):
+        // remembering the binary would skip every later process running it, without a word.
+        if (processGone(p.pid)) throw new ProcessExitedError(p.pid);
         this.skipped.add(id);
         return undefined;
       }

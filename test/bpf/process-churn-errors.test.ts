@@ -63,6 +63,8 @@ describe('probe callbacks under failure', () => {
       await w.finish();
       expect(p.error).toBeUndefined();
       expect(p.logs.filter((l) => l.msg === 'cannot probe this binary; its processes are skipped')).toEqual([]);
+      // A process gone before its points were attached failed them; that is its exit, not the points.
+      expect(p.logs.filter((l) => l.msg === 'uprobe point not attached')).toEqual([]);
     } finally {
       p.stop();
     }

@@ -5,8 +5,9 @@
  * image's settings with V8's optimizing compiler kept. Measuring starts once the agent has
  * attached every process (its log says so) and settled; RSS is sampled every 500 ms from /proc,
  * CPU is utime+stime over the window as a share of one core (stime also apart: syscalls, map
- * reads, page faults), with the lowest and highest of its minutes beside it, and the read cost is the agent's own probeflow_probe_read_seconds_total
- * over probeflow_probe_reads_total in that window.
+ * reads, page faults; the lowest and highest of its minutes beside it), and the read cost is
+ * the agent's own probeflow_probe_read_seconds_total over probeflow_probe_reads_total in that
+ * window.
  * Nothing is spawned while measuring: a new process is work for the agent (it checks its binary).
  */
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,5 +1,5 @@
 import type { GcControllerOffsets } from './offsets.js';
-import type { ProcessMemory } from './process-memory.js';
+import { u64Of, type ProcessMemory } from './process-memory.js';
 
 /** The GC pacer's settings and goals, as runtime/metrics reports them. */
 export interface GcControllerState {
@@ -25,9 +25,6 @@ export function gcControllerSize(o: GcControllerOffsets): number {
   return o.heapMarked + 8;
 }
 
-/** A u64 at `at` as a number: exact below 2^53, which every byte count here is. */
-const u64 = (v: DataView, at: number) => v.getUint32(at, true) + v.getUint32(at + 4, true) * 4294967296;
-
 /**
  * Reads runtime.gcController. Throws when the memory does not hold it (a wrong address on a
  * stripped binary): GOGC in range, a non-negative limit, and heapMinimum as setGCPercent sets
@@ -46,18 +43,18 @@ export function parseGcController(b: DataView, at: number, o: GcControllerOffset
   const gogc = b.getInt32(at + o.gcPercent, true);
   // An int64: negative when its high word is.
   if (b.getInt32(at + o.memoryLimit + 4, true) < 0) throw new Error(`memoryLimit is negative: not runtime.gcController`);
-  const limit = u64(b, at + o.memoryLimit);
-  const heapMinimum = u64(b, at + o.heapMinimum);
+  const limit = u64Of(b, at + o.memoryLimit);
+  const heapMinimum = u64Of(b, at + o.heapMinimum);
   if (gogc < -1 || gogc > 1_000_000) throw new Error(`gcPercent is ${gogc}: not runtime.gcController`);
   if (gogc >= 0 && heapMinimum !== Math.floor((4194304 * gogc) / 100) && heapMinimum !== Math.floor((524288 * gogc) / 100)) {
     throw new Error(`heapMinimum ${heapMinimum} does not follow from GOGC=${gogc}: not runtime.gcController`);
   }
-  let goal = u64(b, at + o.gcPercentHeapGoal);
-  const sweepDist = u64(b, at + o.sweepDistMinTrigger);
+  let goal = u64Of(b, at + o.gcPercentHeapGoal);
+  const sweepDist = u64Of(b, at + o.sweepDistMinTrigger);
   // ^uint64(0): no trigger yet.
   const untriggered = b.getUint32(at + o.triggered, true) === 0xffffffff && b.getUint32(at + o.triggered + 4, true) === 0xffffffff;
-  const triggered = u64(b, at + o.triggered);
+  const triggered = u64Of(b, at + o.triggered);
   if (sweepDist > goal) goal = sweepDist;
   if (!untriggered && goal < triggered + MIN_RUNWAY) goal = triggered + MIN_RUNWAY;
-  return { gogcPercent: gogc, memoryLimitBytes: limit, heapGoalBytes: goal, heapLiveBytes: u64(b, at + o.heapMarked) };
+  return { gogcPercent: gogc, memoryLimitBytes: limit, heapGoalBytes: goal, heapLiveBytes: u64Of(b, at + o.heapMarked) };
 }

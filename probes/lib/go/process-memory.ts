@@ -3,6 +3,14 @@ import { native } from '../../../engine/bpf/native.js';
 import { ElfFile } from '../elf-file.js';
 
 /**
+ * The u64 at byte `at` of memory read into a DataView, as a number: exact below 2^53, which
+ * every address and byte count the probe reads is.
+ */
+export function u64Of(v: DataView, at: number): number {
+  return v.getUint32(at, true) + v.getUint32(at + 4, true) * 4294967296;
+}
+
+/**
  * Ranges of a process's memory read in one native call, into one buffer: made once per
  * process and reused every interval (addresses as numbers: user space is below 2^53).
  */

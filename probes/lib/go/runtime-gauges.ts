@@ -1,6 +1,6 @@
 import type { GcControllerOffsets, GoOffsets } from './offsets.js';
 import { gcControllerSize, parseGcController, type GcControllerState } from './gc-controller.js';
-import { MemoryRanges, type ProcessMemory } from './process-memory.js';
+import { MemoryRanges, u64Of, type ProcessMemory } from './process-memory.js';
 import type { RuntimeGlobals } from './runtime-globals.js';
 
 export interface RuntimeGauges {
@@ -39,7 +39,6 @@ export function readRuntimeGauges(mem: ProcessMemory, g: RuntimeGlobals, o: GoOf
   return new RuntimeStateReader(mem, { globals: g, offsets: o }).read().gauges!;
 }
 
-const u64 = (v: DataView, at: number) => v.getUint32(at, true) + v.getUint32(at + 4, true) * 4294967296;
 const SCHED_BYTES = 256;
 
 /**
@@ -97,9 +96,9 @@ export class RuntimeStateReader {
     const mcount = i32(o.schedMnext) - i32(o.schedNmfreed);
     const nonIdleMs = mcount - i32(o.schedNmidle) - i32(o.schedNmidlelocked) - i32(o.schedNmsys);
     const freeInSched = goroutines ? i32(o.schedGfreeN!) + b.getUint32(atSched + o.schedNgsys, true) : 0;
-    const allglen = goroutines ? u64(b, atAllglen) : 0;
-    const array = u64(b, atAllp);
-    const len = u64(b, atAllp + 8);
+    const allglen = goroutines ? u64Of(b, atAllglen) : 0;
+    const array = u64Of(b, atAllp);
+    const len = u64Of(b, atAllp + 8);
     if (len < 0 || len > 4096) throw new Error(`runtime.allp has ${len} entries: wrong address or offsets`);
 
     let pAt = atPs;
@@ -108,7 +107,7 @@ export class RuntimeStateReader {
       const pointers: number[] = [];
       const ps = len ? this.mem.readAt(BigInt(array), len * 8) : Buffer.alloc(0);
       const view = new DataView(ps.buffer, ps.byteOffset, ps.length);
-      for (let i = 0; i < len; i++) pointers.push(u64(view, i * 8));
+      for (let i = 0; i < len; i++) pointers.push(u64Of(view, i * 8));
       // Mid-procresize a slot may still be nil: not kept, looked up again next time.
       this.ps = pointers.every((p) => p !== 0) ? { array, len, pointers } : undefined;
       r.clear();

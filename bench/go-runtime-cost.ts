@@ -13,8 +13,8 @@ import { WritePolicy } from '../engine/security/write-policy.js';
 import { DEFAULT_METRICS, goRuntimeProbe } from '../probes/go-runtime.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { stackCheckCookie } from '../probes/lib/go-prologue.js';
-import { CALL_LENGTH, callSiteOf } from '../probes/lib/go/machine-code.js';
-import { GoRuntimeMaps, POINTS, type PointName } from '../probes/lib/go/go-runtime-reader.js';
+import { clockReadSiteOf } from '../probes/lib/go/machine-code.js';
+import { COOKIE_CLOCK_READ, GoRuntimeMaps, POINTS, type GoPoint, type PointName } from '../probes/lib/go/go-runtime-reader.js';
 import { goOffsets, type GoOffsets } from '../probes/lib/go/offsets.js';
 import { HitCounters } from '../probes/lib/hit-counters.js';
 import { progIds, runTime, withBpfStats } from './bpf-stats.js';
@@ -112,9 +112,9 @@ async function timeOp(t: Target, op: string, n: number, attach?: Attach, runs = 
 
 /** Where to attach for `point`; `jbe` is the cookie bit telling the program it sits on the jbe. */
 function offsetOf(t: Target, point: PointName, at: 'entry' | 'stack_check') {
-  const call: string | undefined = (POINTS[point] as { call?: string }).call;
-  const site = call ? callSiteOf(t.symbols, t.bin, POINTS[point].symbol, call) : undefined;
-  if (site !== undefined) return { offset: site + ((POINTS[point] as { afterCall?: boolean }).afterCall ? CALL_LENGTH[t.symbols.arch] : 0), jbe: 0, cookie: POINTS[point].cookie };
+  const p: GoPoint = POINTS[point];
+  const site = p.clockRead ? clockReadSiteOf(t.symbols, t.bin, p.symbol, p.clockRead.before) : undefined;
+  if (site !== undefined) return { offset: site, jbe: 0, cookie: p.cookie | COOKIE_CLOCK_READ };
   const f = t.symbols.resolve(POINTS[point].symbol, { at });
   const jbe = at === 'stack_check' ? stackCheckCookie(f.stackCheck) : 0;
   return { offset: f.fileOffset + f.attachDelta, jbe, cookie: POINTS[point].cookie | jbe };

@@ -66,6 +66,14 @@ static __always_inline int bound_for_morestack(struct pt_regs *ctx, __u64 cookie
 #define GO_G(ctx) ((ctx)->regs[28])
 #endif
 
+/* Where an assembly (ABI0) function such as nanotime1 leaves its result, seen at the instruction
+ * its call returns to: amd64 0(SP); arm64 8(SP) (0(SP) is the callee's saved LR slot). */
+#if defined(__TARGET_ARCH_x86)
+#define GO_ABI0_RESULT0_AT(ctx) ((ctx)->sp)
+#elif defined(__TARGET_ARCH_arm64)
+#define GO_ABI0_RESULT0_AT(ctx) ((ctx)->sp + 8)
+#endif
+
 /* log2 slot of v: 0 for 0, else floor(log2(v)) + 1, so slot i holds [2^(i-1), 2^i). */
 static __always_inline __u32 log2_slot(__u64 v) {
   __u32 r = 0;

@@ -5,9 +5,10 @@
  *   park/wake      gopark → casgstatus(_Gwaiting→_Grunnable): blocked time by wait reason
  *   stw            stopTheWorldWithSema entry (from 1.22 its clock read after taking sched.lock,
  *                  as Go excludes that wait; before, GC pauses from the clock read in
- *                  gcStart/gcMarkDone just before they call it) → where Go itself reads the clock that ends the
- *                  pause: the `call time.now` in gcMarkTermination (mark termination), else the
- *                  `call wakep` in startTheWorldWithSema; pause histogram by phase
+ *                  gcStart/gcMarkDone just before they call it) → where Go itself reads the clock
+ *                  that ends the pause: gcMarkTermination's `now := nanotime()` (mark
+ *                  termination), else startTheWorldWithSema's; at each clock read the value Go
+ *                  read, so a pause is Go's own number; pause histogram by phase
  *   gc             gcMarkTermination: one per completed GC cycle
  *   sched latency  runqput / goschedImpl / injectglist (runnable) → execute (running), opt-in
  *   goroutines     newproc1 (created), goexit1 (exited)
@@ -20,7 +21,7 @@ enum point {
   P_PARK = 0,
   P_WAKE = 1,
   P_STW_STOP = 2,
-  P_STW_START = 3,
+  P_STW_START = 3,          /* startTheWorldWithSema's `nanotime()` returned */
   P_GC_MARK_TERM = 4,
   P_NEWPROC = 5,
   P_GOEXIT = 6,
@@ -30,9 +31,9 @@ enum point {
   P_ALLOC_LARGE = 10,
   P_READY = 11,
   P_INJECT = 12,
-  P_STW_MARK_TERM_END = 13, /* gcMarkTermination, at its `call time.now` */
+  P_STW_MARK_TERM_END = 13, /* gcMarkTermination's `now := nanotime()` returned (the one before time.now) */
   P_STW_BY_CALLER = 14,     /* stopTheWorld's closure (Go < 1.21): a stop that is not GC */
-  P_STW_CLOCK = 15,         /* stopTheWorldWithSema's `call nanotime1` after sched.lock (Go >= 1.22) */
+  P_STW_CLOCK = 15,         /* stopTheWorldWithSema's `nanotime()` after sched.lock returned (Go >= 1.22) */
   P_STW_GC_CLOCK = 16,      /* gcStart/gcMarkDone's `now := nanotime()` returned (Go < 1.22) */
   P_RUNQPUT = 17,           /* runqput(pp, gp, next): gp runnable (new, woken) */
   P_GOSCHED = 18,           /* goschedImpl(gp, …): gp yielded or was preempted, runnable again */
@@ -274,6 +275,20 @@ static __always_inline __u64 read_u64(__u64 addr) {
   return v;
 }
 
+/* Cookie flag: the point sits where a `call nanotime1` returns (not on the fallback entry of a
+ * function, where the slot holds something else). Mirrored in probes/lib/go/go-runtime-reader.ts. */
+#define COOKIE_CLOCK_READ (1u << 9)
+
+/* The clock value Go itself just read, at a point placed where a `call nanotime1` returns: pauses
+ * then have Go's own boundaries, whatever the trap costs and however long the thread waited
+ * between Go's reading and ours (a preemption there, on a busy node, moved a pause by tens of µs).
+ * Ours elsewhere, or if the slot holds no reading of the same clock from the last second. */
+static __always_inline __u64 go_clock_read(struct pt_regs *ctx, __u64 cookie, __u64 now) {
+  if (!(cookie & COOKIE_CLOCK_READ)) return now;
+  __u64 t = read_u64(GO_ABI0_RESULT0_AT(ctx));
+  return t && t <= now && now - t < 1000000000ull ? t : now;
+}
+
 /* A parked goroutine becomes runnable: its blocked time goes to the reason it parked with. */
 static __always_inline void woken(__u32 tgid, __u64 goid, __u64 now) {
   struct parked_key k = {.tgid = tgid, .goid = goid};
@@ -348,7 +363,7 @@ static __always_inline void hist_add(void *map, void *key, __u64 d) {
 }
 
 /* The world restarts: the open pause goes to its phase's histogram. The first end point wins
- * (mark termination reaches time.now before startTheWorldWithSema). */
+ * (mark termination reads its clock in gcMarkTermination, before startTheWorldWithSema). */
 static __always_inline void stw_closed(__u32 tgid, struct go_proc *cfg, __u64 now, int mark_term) {
   struct stw_open *o = bpf_map_lookup_elem(&stw_open, &tgid);
   if (!o) return;
@@ -445,20 +460,22 @@ int on_go(struct pt_regs *ctx) {
       bpf_map_update_elem(&stw_open, &tgid, &o, BPF_ANY);
       break;
     }
-    case P_STW_GC_CLOCK:
-      bpf_map_update_elem(&stw_gc_clock, &tgid, &now, BPF_ANY);
+    case P_STW_GC_CLOCK: {
+      __u64 t = go_clock_read(ctx, cookie, now);
+      bpf_map_update_elem(&stw_gc_clock, &tgid, &t, BPF_ANY);
       break;
+    }
     case P_STW_CLOCK: {
       /* Go >= 1.22 starts its pause clock once sched.lock is held; the reason stays as read at entry. */
       struct stw_open *o = bpf_map_lookup_elem(&stw_open, &tgid);
-      if (o) o->ts = now;
+      if (o) o->ts = go_clock_read(ctx, cookie, now);
       break;
     }
     case P_STW_START:
-      stw_closed(tgid, cfg, now, 0);
+      stw_closed(tgid, cfg, go_clock_read(ctx, cookie, now), 0);
       break;
     case P_STW_MARK_TERM_END:
-      stw_closed(tgid, cfg, now, 1);
+      stw_closed(tgid, cfg, go_clock_read(ctx, cookie, now), 1);
       break;
     case P_GC_MARK_TERM:
       count(tgid, C_GC_CYCLES, 1);

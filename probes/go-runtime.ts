@@ -5,8 +5,8 @@ import type { GoRuntimeProbeConfig } from '../schemas/types.generated.js';
 import { requireFeature } from '../engine/bpf/kernel-features.js';
 import { withLabel, type Labels, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { BinarySymbols } from './lib/binary-symbols.js';
-import { GoRuntimeMaps, POINTS, type GoProcess, type PointName, type StwPhases } from './lib/go/go-runtime-reader.js';
-import { CALL_LENGTH, callSiteOf } from './lib/go/machine-code.js';
+import { COOKIE_CLOCK_READ, GoRuntimeMaps, POINTS, type GoPoint, type GoProcess, type PointName, type StwPhases } from './lib/go/go-runtime-reader.js';
+import { clockReadSiteOf } from './lib/go/machine-code.js';
 import { readRuntimeTotals, type RuntimeTotals } from './lib/go/runtime-totals.js';
 import { goOffsets, SUPPORTED_GO_MINORS, type GoOffsets } from './lib/go/offsets.js';
 import { ProcessMemory } from './lib/go/process-memory.js';
@@ -161,19 +161,18 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 // Before 1.22 Go's pause clock starts before stopTheWorldWithSema is called.
                 if (name === 'stwClock' && ver[1] < 22) continue;
                 if ((name === 'stwGcStartClock' || name === 'stwMarkDoneClock') && ver[1] >= 22) continue;
-                const point: { cookie: number; symbol: string; call?: string; afterCall?: boolean } = POINTS[name];
+                const point: GoPoint = POINTS[name];
                 try {
-                  if (point.call) {
-                    const site = callSiteOf(symbols, path, point.symbol, point.call);
-                    if (site) {
-                      // The return address is the instruction after the call (amd64 call rel32: 5 bytes; arm64 bl: 4).
-                      at.push({ fileOffset: site + (point.afterCall ? CALL_LENGTH[symbols.arch] : 0), cookie: point.cookie, symbol: point.symbol, name });
+                  if (point.clockRead) {
+                    const site = clockReadSiteOf(symbols, path, point.symbol, point.clockRead.before);
+                    if (site !== undefined) {
+                      at.push({ fileOffset: site, cookie: point.cookie | COOKIE_CLOCK_READ, symbol: point.symbol, name });
                       continue;
                     }
                     // Without the call site a pause ends at startTheWorldWithSema's entry, as before
                     // 1.22 boundaries were matched: a little short (Go reads its clock later).
-                    if (name !== 'stwStart') throw new Error(`no call of ${point.call} found in ${point.symbol}`);
-                    notes.push(`no call of ${point.call} in ${point.symbol}: pauses end at its entry, slightly shorter than Go's own`);
+                    if (name !== 'stwStart') throw new Error(`no call of runtime.nanotime1 found in ${point.symbol}`);
+                    notes.push(`no call of runtime.nanotime1 in ${point.symbol}: pauses end at its entry, slightly shorter than Go's own`);
                   }
                   const f = symbols.resolve(point.symbol, { at: 'stack_check' });
                   at.push({ fileOffset: f.fileOffset + f.attachDelta, cookie: point.cookie | stackCheckCookie(f.stackCheck), symbol: point.symbol, name });

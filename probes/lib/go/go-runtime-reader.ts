@@ -10,8 +10,8 @@ export const POINTS = {
   park: { cookie: 0, symbol: 'runtime.gopark' },
   wake: { cookie: 1, symbol: 'runtime.casgstatus' },
   stwStop: { cookie: 2, symbol: 'runtime.stopTheWorldWithSema' },
-  /** Where Go itself reads the clock that ends a pause (its `now`), just before waking an M. */
-  stwStart: { cookie: 3, symbol: 'runtime.startTheWorldWithSema', call: 'runtime.wakep' },
+  /** Where Go itself has read the clock that ends a pause (its `now`): its value is the end. */
+  stwStart: { cookie: 3, symbol: 'runtime.startTheWorldWithSema', clockRead: {} },
   gcMarkTerm: { cookie: 4, symbol: 'runtime.gcMarkTermination' },
   newproc: { cookie: 5, symbol: 'runtime.newproc1' },
   goexit: { cookie: 6, symbol: 'runtime.goexit1' },
@@ -21,30 +21,40 @@ export const POINTS = {
   allocLarge: { cookie: 10, symbol: 'runtime.(*mcache).allocLarge' },
   ready: { cookie: 11, symbol: 'runtime.ready' },
   injectglist: { cookie: 12, symbol: 'runtime.injectglist' },
-  /** Mark termination's pause ends at gcMarkTermination's `now := nanotime()`, read before time.now. */
-  stwMarkTermEnd: { cookie: 13, symbol: 'runtime.gcMarkTermination', call: 'time.now' },
+  /** Mark termination's pause ends at gcMarkTermination's `now := nanotime()`, the call before time.now. */
+  stwMarkTermEnd: { cookie: 13, symbol: 'runtime.gcMarkTermination', clockRead: { before: 'time.now' } },
   /** Before 1.21 only: the world stopped by stopTheWorld (not GC), after it took worldsema. */
   stwByCaller: { cookie: 14, symbol: 'runtime.stopTheWorld.func1' },
-  /**
-   * From 1.22 Go starts a pause's clock after taking sched.lock (its wait excluded): just after
-   * its first nanotime1 call returns, so the trap's own latency falls on the same side of Go's
-   * clock reading as at the end points (measured: +3% of the pause sum when placed on the call).
-   */
-  stwClock: { cookie: 15, symbol: 'runtime.stopTheWorldWithSema', call: 'runtime.nanotime1', afterCall: true },
+  /** From 1.22 Go starts a pause's clock after taking sched.lock (its wait excluded): its first nanotime1. */
+  stwClock: { cookie: 15, symbol: 'runtime.stopTheWorldWithSema', clockRead: {} },
   /**
    * Before 1.22 Go starts a GC pause's clock in the callers: `now := nanotime()` in gcStart
    * (sweep termination) and gcMarkDone (mark termination), just before they stop the world.
    */
-  stwGcStartClock: { cookie: 16, symbol: 'runtime.gcStart', call: 'runtime.nanotime1', afterCall: true },
-  stwMarkDoneClock: { cookie: 16, symbol: 'runtime.gcMarkDone', call: 'runtime.nanotime1', afterCall: true },
+  stwGcStartClock: { cookie: 16, symbol: 'runtime.gcStart', clockRead: {} },
+  stwMarkDoneClock: { cookie: 16, symbol: 'runtime.gcMarkDone', clockRead: {} },
   /** Scheduling latency (opt-in): a goroutine becomes runnable (created, woken) … */
   runqput: { cookie: 17, symbol: 'runtime.runqput' },
   /** … or yields / is preempted onto the global run queue … */
   gosched: { cookie: 18, symbol: 'runtime.goschedImpl' },
   /** … and runs. */
   execute: { cookie: 19, symbol: 'runtime.execute' },
-} as const satisfies Record<string, { cookie: number; symbol: string; call?: string; afterCall?: boolean }>;
+} as const satisfies Record<string, GoPoint>;
 export type PointName = keyof typeof POINTS;
+
+/** Where a point sits in `symbol`: its entry, or where one of its nanotime1 calls returns. */
+export interface GoPoint {
+  cookie: number;
+  symbol: string;
+  /**
+   * The first `call nanotime1` (with `before`: the last one before the first call of that
+   * function): the program takes Go's own clock reading from the call's result as the boundary.
+   */
+  clockRead?: { before?: string };
+}
+
+/** Cookie flag (bpf/go_runtime.bpf.c COOKIE_CLOCK_READ): the point follows a nanotime1 call. */
+export const COOKIE_CLOCK_READ = 1 << 9;
 
 const C_GC_CYCLES = 0;
 const C_CREATED = 1;

@@ -33,8 +33,25 @@ export function firstCall(symbols: BinarySymbols, path: string, fn: string, call
   }
 }
 
-/** File offset of the first `call callee` inside fn, or undefined when there is none. */
-export function callSiteOf(symbols: BinarySymbols, path: string, fn: string, callee: string): number | undefined {
-  const c = firstCall(symbols, path, fn, callee);
-  return c && c.fileOffset + c.at;
+/**
+ * File offset of the instruction a `call runtime.nanotime1` in fn returns to: the first such call,
+ * or with `before` the last one before fn's first call of that function. Undefined when there is none.
+ */
+export function clockReadSiteOf(symbols: BinarySymbols, path: string, fn: string, before?: string): number | undefined {
+  const nanotime = 'runtime.nanotime1';
+  if (!symbols.has(fn) || !symbols.has(nanotime) || (before !== undefined && !symbols.has(before))) return undefined;
+  const f = symbols.resolve(fn, { at: 'entry' });
+  const elf = ElfFile.open(path);
+  try {
+    const code = elf.read(f.fileOffset, Math.min(f.size, 8192));
+    const reads = callSites(code, f.address, symbols.resolve(nanotime, { at: 'entry' }).address, symbols.arch);
+    let at = reads[0];
+    if (before !== undefined) {
+      const limit = callSites(code, f.address, symbols.resolve(before, { at: 'entry' }).address, symbols.arch)[0];
+      at = limit === undefined ? undefined : reads.filter((r) => r < limit).at(-1);
+    }
+    return at === undefined ? undefined : f.fileOffset + at + CALL_LENGTH[symbols.arch];
+  } finally {
+    elf.close();
+  }
 }

@@ -113,7 +113,7 @@ async function timeOp(t: Target, op: string, n: number, attach?: Attach, runs = 
 /** Where to attach for `point`; `jbe` is the cookie bit telling the program it sits on the jbe. */
 function offsetOf(t: Target, point: PointName, at: 'entry' | 'stack_check') {
   const p: GoPoint = POINTS[point];
-  const site = p.clockRead ? clockReadSiteOf(t.symbols, t.bin, p.symbol, p.clockRead.before) : undefined;
+  const site = p.clockRead ? clockReadSiteOf(t.symbols, t.bin, p.symbol, p.clockRead.onCallOf) : undefined;
   if (site !== undefined) return { offset: site, jbe: 0, cookie: p.cookie | COOKIE_CLOCK_READ };
   const f = t.symbols.resolve(POINTS[point].symbol, { at });
   const jbe = at === 'stack_check' ? stackCheckCookie(f.stackCheck) : 0;

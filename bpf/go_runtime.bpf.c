@@ -31,9 +31,9 @@ enum point {
   P_ALLOC_LARGE = 10,
   P_READY = 11,
   P_INJECT = 12,
-  P_STW_MARK_TERM_END = 13, /* gcMarkTermination's `now := nanotime()` returned (the one before time.now) */
+  P_STW_MARK_TERM_END = 13, /* gcMarkTermination's `call time.now`, just after its `now := nanotime()` */
   P_STW_BY_CALLER = 14,     /* stopTheWorld's closure (Go < 1.21): a stop that is not GC */
-  P_STW_CLOCK = 15,         /* stopTheWorldWithSema's `nanotime()` after sched.lock returned (Go >= 1.22) */
+  P_STW_CLOCK = 15,         /* stopTheWorldWithSema's `call preemptall`, after its `nanotime()` (Go >= 1.22) */
   P_STW_GC_CLOCK = 16,      /* gcStart/gcMarkDone's `now := nanotime()` returned (Go < 1.22) */
   P_RUNQPUT = 17,           /* runqput(pp, gp, next): gp runnable (new, woken) */
   P_GOSCHED = 18,           /* goschedImpl(gp, …): gp yielded or was preempted, runnable again */
@@ -275,11 +275,12 @@ static __always_inline __u64 read_u64(__u64 addr) {
   return v;
 }
 
-/* Cookie flag: the point sits where a `call nanotime1` returns (not on the fallback entry of a
- * function, where the slot holds something else). Mirrored in probes/lib/go/go-runtime-reader.ts. */
+/* Cookie flag: the point sits where a `call nanotime1` returns, or a little further where its
+ * result slot is still intact (not on the fallback entry of a function, where the slot holds
+ * something else). Mirrored in probes/lib/go/go-runtime-reader.ts. */
 #define COOKIE_CLOCK_READ (1u << 9)
 
-/* The clock value Go itself just read, at a point placed where a `call nanotime1` returns: pauses
+/* The clock value Go itself just read, at a point placed after a `call nanotime1`: pauses
  * then have Go's own boundaries, whatever the trap costs and however long the thread waited
  * between Go's reading and ours (a preemption there, on a busy node, moved a pause by tens of µs).
  * Ours elsewhere, or if the slot holds no reading of the same clock from the last second. */

@@ -164,15 +164,16 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 const point: GoPoint = POINTS[name];
                 try {
                   if (point.clockRead) {
-                    const site = clockReadSiteOf(symbols, path, point.symbol, point.clockRead.before);
+                    const site = clockReadSiteOf(symbols, path, point.symbol, point.clockRead.onCallOf);
                     if (site !== undefined) {
                       at.push({ fileOffset: site, cookie: point.cookie | COOKIE_CLOCK_READ, symbol: point.symbol, name });
                       continue;
                     }
                     // Without the call site a pause ends at startTheWorldWithSema's entry, as before
                     // 1.22 boundaries were matched: a little short (Go reads its clock later).
-                    if (name !== 'stwStart') throw new Error(`no call of runtime.nanotime1 found in ${point.symbol}`);
-                    notes.push(`no call of runtime.nanotime1 in ${point.symbol}: pauses end at its entry, slightly shorter than Go's own`);
+                    const callee = point.clockRead.onCallOf ?? 'runtime.nanotime1';
+                    if (name !== 'stwStart') throw new Error(`no call of ${callee} found in ${point.symbol}`);
+                    notes.push(`no call of ${callee} in ${point.symbol}: pauses end at its entry, slightly shorter than Go's own`);
                   }
                   const f = symbols.resolve(point.symbol, { at: 'stack_check' });
                   at.push({ fileOffset: f.fileOffset + f.attachDelta, cookie: point.cookie | stackCheckCookie(f.stackCheck), symbol: point.symbol, name });

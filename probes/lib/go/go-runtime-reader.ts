@@ -21,12 +21,20 @@ export const POINTS = {
   allocLarge: { cookie: 10, symbol: 'runtime.(*mcache).allocLarge' },
   ready: { cookie: 11, symbol: 'runtime.ready' },
   injectglist: { cookie: 12, symbol: 'runtime.injectglist' },
-  /** Mark termination's pause ends at gcMarkTermination's `now := nanotime()`, the call before time.now. */
-  stwMarkTermEnd: { cookie: 13, symbol: 'runtime.gcMarkTermination', clockRead: { before: 'time.now' } },
+  /**
+   * Mark termination's pause ends at gcMarkTermination's `now := nanotime()`, read on the call of
+   * time.now just after it. A call is emulated by the kernel, the instruction after nanotime1's
+   * return single-stepped (~10 µs a hit here against ~0.6, with the world still stopped), and
+   * nanotime1's result slot is not written between the two (every toolchain, amd64 and arm64).
+   */
+  stwMarkTermEnd: { cookie: 13, symbol: 'runtime.gcMarkTermination', clockRead: { onCallOf: 'time.now' } },
   /** Before 1.21 only: the world stopped by stopTheWorld (not GC), after it took worldsema. */
   stwByCaller: { cookie: 14, symbol: 'runtime.stopTheWorld.func1' },
-  /** From 1.22 Go starts a pause's clock after taking sched.lock (its wait excluded): its first nanotime1. */
-  stwClock: { cookie: 15, symbol: 'runtime.stopTheWorldWithSema', clockRead: {} },
+  /**
+   * From 1.22 Go starts a pause's clock after taking sched.lock (its wait excluded): its first
+   * nanotime1, read on the call of preemptall that follows (emulated, inside Go's own pause).
+   */
+  stwClock: { cookie: 15, symbol: 'runtime.stopTheWorldWithSema', clockRead: { onCallOf: 'runtime.preemptall' } },
   /**
    * Before 1.22 Go starts a GC pause's clock in the callers: `now := nanotime()` in gcStart
    * (sweep termination) and gcMarkDone (mark termination), just before they stop the world.
@@ -47,10 +55,11 @@ export interface GoPoint {
   cookie: number;
   symbol: string;
   /**
-   * The first `call nanotime1` (with `before`: the last one before the first call of that
-   * function): the program takes Go's own clock reading from the call's result as the boundary.
+   * Where the first `call nanotime1` returns (with `onCallOf`: on the first call of that function
+   * instead, which must follow a nanotime1 call whose result slot is still intact there): the
+   * program takes Go's own clock reading from that slot as the boundary.
    */
-  clockRead?: { before?: string };
+  clockRead?: { onCallOf?: string };
 }
 
 /** Cookie flag (bpf/go_runtime.bpf.c COOKIE_CLOCK_READ): the point follows a nanotime1 call. */

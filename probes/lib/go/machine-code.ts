@@ -34,24 +34,13 @@ export function firstCall(symbols: BinarySymbols, path: string, fn: string, call
 }
 
 /**
- * File offset of the instruction a `call runtime.nanotime1` in fn returns to: the first such call,
- * or with `before` the last one before fn's first call of that function. Undefined when there is none.
+ * File offset of the instruction the first `call runtime.nanotime1` in fn returns to, or with
+ * `onCallOf` of fn's first call of that function, when a nanotime1 call comes before it.
+ * Undefined when there is none.
  */
-export function clockReadSiteOf(symbols: BinarySymbols, path: string, fn: string, before?: string): number | undefined {
-  const nanotime = 'runtime.nanotime1';
-  if (!symbols.has(fn) || !symbols.has(nanotime) || (before !== undefined && !symbols.has(before))) return undefined;
-  const f = symbols.resolve(fn, { at: 'entry' });
-  const elf = ElfFile.open(path);
-  try {
-    const code = elf.read(f.fileOffset, Math.min(f.size, 8192));
-    const reads = callSites(code, f.address, symbols.resolve(nanotime, { at: 'entry' }).address, symbols.arch);
-    let at = reads[0];
-    if (before !== undefined) {
-      const limit = callSites(code, f.address, symbols.resolve(before, { at: 'entry' }).address, symbols.arch)[0];
-      at = limit === undefined ? undefined : reads.filter((r) => r < limit).at(-1);
-    }
-    return at === undefined ? undefined : f.fileOffset + at + CALL_LENGTH[symbols.arch];
-  } finally {
-    elf.close();
-  }
+export function clockReadSiteOf(symbols: BinarySymbols, path: string, fn: string, onCallOf?: string): number | undefined {
+  const read = firstCall(symbols, path, fn, 'runtime.nanotime1');
+  if (!read || !onCallOf) return read && read.fileOffset + read.at + CALL_LENGTH[symbols.arch];
+  const on = firstCall(symbols, path, fn, onCallOf);
+  return on && on.at > read.at ? on.fileOffset + on.at : undefined;
 }

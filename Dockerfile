@@ -33,8 +33,8 @@ COPY --from=build /src/pipelines ./pipelines
 EXPOSE 9464 9465
 # Lean by default, for what the agent does on a node: read maps every interval and answer
 # scrapes (bench/RESULTS.md, "The agent's memory and CPU": RSS 60 MB with 1 Go process instead of
-# 68 under Node's defaults, at most 75 MB with 100 instead of 107; CPU lower, 0.28% of a core
-# with 100 against 0.35%).
+# 68 under Node's defaults, at most 77 MB with 100 instead of 110; CPU lower, 0.26% of a core
+# with 100 against 0.38%).
 # - a 2 MB young generation instead of V8's 16 MB semi-spaces: little is allocated per read;
 # - one malloc arena: V8's and libuv's threads each kept their own, mostly empty, per thread;
 # - the garbage collector on the main thread alone: its helper threads cost more CPU to start,

@@ -13,8 +13,7 @@ import { WritePolicy } from '../engine/security/write-policy.js';
 import { DEFAULT_METRICS, goRuntimeProbe } from '../probes/go-runtime.js';
 import { BinarySymbols } from '../probes/lib/binary-symbols.js';
 import { stackCheckCookie } from '../probes/lib/go-prologue.js';
-import { clockReadSiteOf } from '../probes/lib/go/machine-code.js';
-import { COOKIE_CLOCK_READ, GoRuntimeMaps, POINTS, type GoPoint, type PointName } from '../probes/lib/go/go-runtime-reader.js';
+import { clockReadAttachment, GoRuntimeMaps, POINTS, type PointName } from '../probes/lib/go/go-runtime-reader.js';
 import { goOffsets, type GoOffsets } from '../probes/lib/go/offsets.js';
 import { HitCounters } from '../probes/lib/hit-counters.js';
 import { progIds, runTime, withBpfStats } from './bpf-stats.js';
@@ -112,9 +111,8 @@ async function timeOp(t: Target, op: string, n: number, attach?: Attach, runs = 
 
 /** Where to attach for `point`; `jbe` is the cookie bit telling the program it sits on the jbe. */
 function offsetOf(t: Target, point: PointName, at: 'entry' | 'stack_check') {
-  const p: GoPoint = POINTS[point];
-  const site = p.clockRead ? clockReadSiteOf(t.symbols, t.bin, p.symbol, p.clockRead.onCallOf) : undefined;
-  if (site !== undefined) return { offset: site, jbe: 0, cookie: p.cookie | COOKIE_CLOCK_READ };
+  const site = clockReadAttachment(t.symbols, t.bin, POINTS[point]);
+  if (site) return { offset: site.fileOffset, jbe: 0, cookie: site.cookie };
   const f = t.symbols.resolve(POINTS[point].symbol, { at });
   const jbe = at === 'stack_check' ? stackCheckCookie(f.stackCheck) : 0;
   return { offset: f.fileOffset + f.attachDelta, jbe, cookie: POINTS[point].cookie | jbe };

@@ -5,8 +5,7 @@ import type { GoRuntimeProbeConfig } from '../schemas/types.generated.js';
 import { requireFeature } from '../engine/bpf/kernel-features.js';
 import { withLabel, type Labels, type Sample, type SampleKind } from '../engine/model/sample.js';
 import { BinarySymbols } from './lib/binary-symbols.js';
-import { COOKIE_CLOCK_READ, GoRuntimeMaps, POINTS, type GoPoint, type GoProcess, type PointName, type StwPhases } from './lib/go/go-runtime-reader.js';
-import { clockReadSiteOf } from './lib/go/machine-code.js';
+import { clockReadAttachment, GoRuntimeMaps, POINTS, type GoPoint, type GoProcess, type PointName, type StwPhases } from './lib/go/go-runtime-reader.js';
 import { readRuntimeTotals, type RuntimeTotals } from './lib/go/runtime-totals.js';
 import { goOffsets, SUPPORTED_GO_MINORS, type GoOffsets } from './lib/go/offsets.js';
 import { ProcessMemory } from './lib/go/process-memory.js';
@@ -164,9 +163,9 @@ export const goRuntimeProbe: ProbeFactory<GoRuntimeProbeConfig> = {
                 const point: GoPoint = POINTS[name];
                 try {
                   if (point.clockRead) {
-                    const site = clockReadSiteOf(symbols, path, point.symbol, point.clockRead.onCallOf);
-                    if (site !== undefined) {
-                      at.push({ fileOffset: site, cookie: point.cookie | COOKIE_CLOCK_READ, symbol: point.symbol, name });
+                    const site = clockReadAttachment(symbols, path, point);
+                    if (site) {
+                      at.push({ ...site, symbol: point.symbol, name });
                       continue;
                     }
                     // Without the call site a pause ends at startTheWorldWithSema's entry, as before

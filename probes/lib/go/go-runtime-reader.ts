@@ -4,6 +4,8 @@ import { CLASS_TO_SIZE, type GoOffsets } from './offsets.js';
 import type { RuntimeTotals } from './runtime-totals.js';
 import { waitReasonName, waitReasonNames } from './wait-reasons.js';
 import type { NamingProfile } from './naming-profiles.js';
+import type { BinarySymbols } from '../binary-symbols.js';
+import { clockReadSiteOf } from './machine-code.js';
 
 /** Attachment cookies: which runtime function a probe sits on (see bpf/go_runtime.bpf.c). */
 export const POINTS = {
@@ -50,7 +52,7 @@ export const POINTS = {
 } as const satisfies Record<string, GoPoint>;
 export type PointName = keyof typeof POINTS;
 
-/** Where a point sits in `symbol`: its entry, or where one of its nanotime1 calls returns. */
+/** Where a point sits in `symbol`: its entry, or by one of its nanotime1 calls (`clockRead`). */
 export interface GoPoint {
   cookie: number;
   symbol: string;
@@ -63,7 +65,17 @@ export interface GoPoint {
 }
 
 /** Cookie flag (bpf/go_runtime.bpf.c COOKIE_CLOCK_READ): the point follows a nanotime1 call. */
-export const COOKIE_CLOCK_READ = 1 << 9;
+const COOKIE_CLOCK_READ = 1 << 9;
+
+/**
+ * Where a `clockRead` point attaches in the binary at `path`, its cookie flagged so the program
+ * reads Go's clock there (and only there); undefined when the call it sits by is not found.
+ */
+export function clockReadAttachment(symbols: BinarySymbols, path: string, point: GoPoint): { fileOffset: number; cookie: number } | undefined {
+  if (!point.clockRead) return undefined;
+  const site = clockReadSiteOf(symbols, path, point.symbol, point.clockRead.onCallOf);
+  return site === undefined ? undefined : { fileOffset: site, cookie: point.cookie | COOKIE_CLOCK_READ };
+}
 
 const C_GC_CYCLES = 0;
 const C_CREATED = 1;

@@ -41,6 +41,8 @@ export function firstCall(symbols: BinarySymbols, path: string, fn: string, call
 export function clockReadSiteOf(symbols: BinarySymbols, path: string, fn: string, onCallOf?: string): number | undefined {
   const read = firstCall(symbols, path, fn, 'runtime.nanotime1');
   if (!read || !onCallOf) return read && read.fileOffset + read.at + CALL_LENGTH[symbols.arch];
-  const on = firstCall(symbols, path, fn, onCallOf);
-  return on && on.at > read.at ? on.fileOffset + on.at : undefined;
+  if (!symbols.has(onCallOf)) return undefined;
+  // The code firstCall already read: the call on which the slot is read must come after.
+  const on = callSites(read.code, read.address, symbols.resolve(onCallOf, { at: 'entry' }).address, symbols.arch)[0];
+  return on !== undefined && on > read.at ? read.fileOffset + on : undefined;
 }

@@ -16,6 +16,7 @@ import { parseListen } from '../engine/util/listen-address.js';
 import { acceptsGzip } from './lib/accept-encoding.js';
 
 const gzip = promisify(gzipCallback);
+const GZIP_CHUNK = 128 * 1024;
 
 export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
   kind: 'sink',
@@ -71,8 +72,10 @@ export const prometheusSink: SinkFactory<PrometheusSinkConfig> = {
       const body = exposition(format, [store, self], om ? '# EOF\n' : '');
       try {
         // The fastest level: text exposition compresses ~20× even so, and the agent's CPU is the
-        // node owner's. zlib works on the thread pool, beside the event loop.
-        const bytes = gzipped ? await gzip(body.bytes, { level: zlib.Z_BEST_SPEED }) : body.bytes;
+        // node owner's. zlib works on the thread pool, beside the event loop; its output in
+        // 128 KiB chunks, which hold a 100-process body's (~80 KB of 2 MB) whole: at the default
+        // 16 KiB, gzip cost ~10% more CPU in its round trips through the event loop.
+        const bytes = gzipped ? await gzip(body.bytes, { level: zlib.Z_BEST_SPEED, chunkSize: GZIP_CHUNK }) : body.bytes;
         if (gzipped) body.release();
         res.writeHead(200, { ...headers, 'content-length': String(bytes.length) }).end(bytes);
         await finished(res);

@@ -28,6 +28,13 @@ interface Series {
   width: number;
   /** A histogram's bounds (the sample's array): a different array may change the layout. */
   bounds?: readonly number[];
+  /**
+   * The frozen counts array whose buckets its slots hold: a sample with the same array has the
+   * same buckets, not written again. A producer freezes a counts array it hands out more than
+   * once (the go_runtime probe, a pause histogram's until a pause lands in it); others are not
+   * remembered, so the store keeps no sample's array alive that nothing else holds.
+   */
+  counts?: readonly number[];
   updatedAt: number;
 }
 
@@ -280,6 +287,8 @@ export class SeriesStore {
     const width = s.kind === 'histogram' ? 2 + (s.bounds.length ? s.bounds.length + 1 : 0) : 1;
     if (s.kind === 'histogram') series.bounds = s.bounds;
     series.width = width;
+    // New slots hold another series' values, or none yet.
+    series.counts = undefined;
     const free = this.freeSlots.get(width);
     if (free?.length) {
       series.slot = free.pop()!;
@@ -309,7 +318,9 @@ export class SeriesStore {
     }
     v[at] = s.sum;
     v[at + 1] = s.count;
+    if (s.counts === series.counts) return;
     for (let i = 2; i < series.width; i++) v[at + i] = s.counts[i - 2] ?? 0;
+    series.counts = Object.isFrozen(s.counts) ? s.counts : undefined;
   }
 
   private labelBlock(labels: Labels, key: string): LabelBlock {

@@ -106,6 +106,8 @@ describe('exposition', () => {
     // blocks are reused all along: a reused one printed under the wrong series shows here.
     const boundsA = [0.001, 0.01, 0.1];
     const boundsB = [0.5, 1];
+    // As many bounds as A's, other values: a series moving to them may move to other slots.
+    const boundsC = [0.002, 0.02, 0.2];
     // mulberry32: the same sequence every run, and its low bits are as random as its high ones.
     let seed = 7;
     const rand = (n: number) => {
@@ -114,6 +116,9 @@ describe('exposition', () => {
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
       return (((t ^ (t >>> 14)) >>> 0) % n);
     };
+    // Frozen counts arrays handed out again and again, as the go_runtime probe does (the store
+    // skips their buckets when it holds them already), by bucket count.
+    const shared = new Map([4, 3].map((n) => [n, Array.from({ length: 3 }, () => Object.freeze(Array.from({ length: n }, () => rand(4))))]));
     const store = new SeriesStore(Infinity);
     // What the store should hold: per name, the latest sample per series, in the order series came.
     const model = new Map<string, Map<string, Sample>>();
@@ -142,9 +147,9 @@ describe('exposition', () => {
         let s: Sample =
           which === 0 ? counter('c_total', value, round, labels)
           : which === 1 ? gauge('g', value, round, labels)
-          : which === 2 ? hist('h', rand(3) === 0 ? [...boundsB] : rand(2) ? boundsA : [...boundsA], [], 0, round, labels)
+          : which === 2 ? hist('h', rand(3) === 0 ? [...boundsB] : rand(4) === 0 ? boundsC : rand(2) ? boundsA : [...boundsA], [], 0, round, labels)
           : hist('sum_only', [], [rand(9)], value, round, labels);
-        if (s.kind === 'histogram' && s.bounds.length) s = { ...s, counts: s.bounds.map(() => rand(4)).concat(rand(2)), sum: value };
+        if (s.kind === 'histogram' && s.bounds.length) s = { ...s, counts: rand(2) ? shared.get(s.bounds.length + 1)![rand(3)]! : s.bounds.map(() => rand(4)).concat(rand(2)), sum: value };
         if (s.kind === 'histogram') s = { ...s, count: s.counts.reduce((a, b) => a + b, 0) };
         if (round > 200 && s.name === 'g') {
           s = { ...s, help: 'late help' };
@@ -169,7 +174,7 @@ describe('exposition', () => {
     for (const format of ['text', 'openmetrics'] as const) expect(store.render(format)).toBe(last.render(format));
     expect(store.seriesCount).toBe(last.seriesCount);
     // Suffixes (` `, `} `, one per le) are kept for good; everything else is per live series.
-    const suffixes = 2 + 2 * (boundsA.length + 1 + boundsB.length + 1);
+    const suffixes = 2 + 2 * (boundsA.length + 1 + boundsB.length + 1 + boundsC.length + 1);
     expect(store.textBlocks).toBeLessThanOrEqual(last.textBlocks + suffixes);
 
     for (const series of model.values()) store.update([...series.values()].map((s) => ({ ...s, ended: true as const })), 500);

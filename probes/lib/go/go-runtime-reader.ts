@@ -183,6 +183,8 @@ export class GoRuntimeMaps {
   readonly obj: BpfObject;
   /** Wait reasons each process has had goroutines parked on: their gauges go to 0, not away. */
   private readonly waitReasons = new Map<number, Set<number>>();
+  /** Each pause histogram's last consistent fold, by pid × phases + phase (pauseCounts). */
+  private readonly lastPauseCounts = new Map<number, { count: number; counts: readonly number[] }>();
 
   constructor(maxProcesses = DEFAULT_MAX_PROCESSES) {
     this.obj = new BpfObject(bundledObjectPath('go_runtime'));
@@ -221,6 +223,7 @@ export class GoRuntimeMaps {
     if (pids.length === 0) return;
     const gone = new Set(pids);
     for (const pid of pids) this.waitReasons.delete(pid);
+    for (const pid of pids) for (let phase = 0; phase < STW_PHASES.length; phase++) this.lastPauseCounts.delete(pid * STW_PHASES.length + phase);
     for (const pid of pids) this.obj.delete('procs', u32(pid));
     for (const map of ['blocked', 'stw', 'counters', 'alloc_sizes', 'stw_open', 'stw_by_caller', 'stw_gc_clock', 'parked', 'runnable_since', 'sched_latency', 'span_allocs']) {
       const k = this.obj.readKeys(map);
@@ -281,7 +284,9 @@ export class GoRuntimeMaps {
         const phases = procs.has(pid) ? byProcess.get(pid) : undefined;
         if (!phases) continue;
         const at = i * m.valueStride;
-        phases.set(STW_PHASES[keys[i * 2 + 1]!] ?? 'other', { counts: foldedCounts(m.words, at), sum: u64At(m.words, at + 8) / 1e9, count: u64At(m.words, at) });
+        const phase = Math.min(keys[i * 2 + 1]!, STW_PHASES.length - 1);
+        const count = u64At(m.words, at);
+        phases.set(STW_PHASES[phase]!, { counts: this.pauseCounts(pid * STW_PHASES.length + phase, m.words, at, count), sum: u64At(m.words, at + 8) / 1e9, count });
       }
       byProcess.forEach((phases, pid) => {
         const p = procs.get(pid)!;
@@ -337,6 +342,23 @@ export class GoRuntimeMaps {
       }
     }
     return out;
+  }
+
+  /**
+   * A pause histogram's bucket counts (folded from the map value at byte `at`), the same frozen
+   * array as last read while its count has not moved: most processes have no pause between two
+   * reads, and the sink then skips its buckets too (SeriesStore). A fold whose buckets do not
+   * add up to the count (read while the program was adding a pause) is not kept.
+   */
+  private pauseCounts(key: number, words: Uint32Array, at: number, count: number): readonly number[] {
+    const last = this.lastPauseCounts.get(key);
+    if (last?.count === count) return last.counts;
+    const counts = foldedCounts(words, at);
+    let total = 0;
+    for (let i = 0; i < counts.length; i++) total += counts[i]!;
+    if (total === count) this.lastPauseCounts.set(key, { count, counts: Object.freeze(counts) });
+    else this.lastPauseCounts.delete(key);
+    return counts;
   }
 
   /**

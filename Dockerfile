@@ -36,6 +36,9 @@ EXPOSE 9464 9465
 # 68 under Node's defaults, at most 77 MB with 100 instead of 110; CPU lower, 0.26% of a core
 # with 100 against 0.38%).
 # - a 2 MB young generation instead of V8's 16 MB semi-spaces: little is allocated per read;
+#   kept at 2 MB: V8 shrinks it to 1 MB between reads, and a read with 100 Go processes (~1.6 MB)
+#   then spans two or three scavenges, so what it has built survives twice and is promoted, to
+#   die in the old generation (15 MB in 3.5 minutes, a mark-compact every minute or two);
 # - one malloc arena: V8's and libuv's threads each kept their own, mostly empty, per thread;
 # - the garbage collector on the main thread alone: its helper threads cost more CPU to start,
 #   hand over and wait for than a 25 MB heap takes to collect (with 100 Go processes, 0.53–0.60%
@@ -43,7 +46,7 @@ EXPOSE 9464 9465
 # - no optimizing compiler (TurboFan): its code and zones are ~5 MB of RSS, and the per-interval
 #   work is too little to pay for them. Per-event pipelines (ring buffers at 100k+ events/s) want
 #   it back: the engine moves ~0.6 M samples/s without it, ~2 M with it. Override the command:
-#   node --max-semi-space-size=2 --single-threaded-gc /opt/probeflow/bin/probeflow.js run -c …
+#   node --max-semi-space-size=2 --min-semi-space-size=2 --single-threaded-gc /opt/probeflow/bin/probeflow.js run -c …
 ENV MALLOC_ARENA_MAX=1
-ENTRYPOINT ["node", "--max-semi-space-size=2", "--no-opt", "--single-threaded-gc", "/opt/probeflow/bin/probeflow.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--min-semi-space-size=2", "--no-opt", "--single-threaded-gc", "/opt/probeflow/bin/probeflow.js"]
 CMD ["run", "-c", "/etc/probeflow/pipeline.yaml", "--http-listen", ":9465"]

@@ -96,5 +96,5 @@ export async function stopProcess(p: ChildProcess): Promise<void> {
 }
 
 /** How the image runs the agent (Dockerfile ENTRYPOINT and ENV): the benches that run the agent use it. */
-export const IMAGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--no-opt', '--single-threaded-gc'];
+export const IMAGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--min-semi-space-size=2', '--no-opt', '--single-threaded-gc'];
 export const IMAGE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '1' };

@@ -33,8 +33,8 @@ COPY --from=build /src/pipelines ./pipelines
 EXPOSE 9464 9465
 # Lean by default, for what the agent does on a node: read maps every interval and answer
 # scrapes (bench/RESULTS.md, "The agent's memory and CPU": RSS 60 MB with 1 Go process instead of
-# 68 under Node's defaults, at most 77 MB with 100 instead of 110; CPU lower, 0.26% of a core
-# with 100 against 0.38%).
+# 68 under Node's defaults, at most 70 MB with 100 instead of 109; CPU lower, 0.23% of a core
+# with 100 against 0.34%).
 # - a 2 MB young generation instead of V8's 16 MB semi-spaces: little is allocated per read;
 #   kept at 2 MB: V8 shrinks it to 1 MB between reads, and a read with 100 Go processes (~1.6 MB)
 #   then spans two or three scavenges, so what it has built survives twice and is promoted, to
